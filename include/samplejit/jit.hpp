@@ -1,0 +1,67 @@
+// The JIT pipeline, stage by stage: spec -> rendered source -> compile inputs (key) -> compiled
+// binary. Loading and launching live in samplejit.hpp. None of this needs a GPU.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "samplejit/spec.hpp"
+
+namespace samplejit {
+
+// The exact CUDA C++ translation unit compiled for a spec: the embedded template followed by one
+// explicit instantiation. `samplejit render` prints it.
+std::string render(const KernelSpec& spec);
+// The NVRTC name expression whose lowered name is the kernel entry point.
+std::string kernel_name_expression(const KernelSpec& spec);
+
+struct NvrtcInfo {
+  int major = 0, minor = 0;
+  std::vector<int> archs;  // supported sm numbers, ascending
+  std::string library;
+  std::string version() const;  // "13.0"
+};
+// Throws Error(NotAvailable) without NVRTC.
+const NvrtcInfo& nvrtc_info();
+
+// What NVRTC emits: a cubin for the exact arch, or PTX for the newest arch NVRTC knows when the
+// device is newer than that.
+struct Target {
+  std::string arch;  // "sm_90" (cubin) or "compute_90" (ptx)
+  bool ptx = false;
+};
+Target choose_target(const std::string& device_arch, const NvrtcInfo& info);
+
+// Everything that determines the binary; digest() is the cache key.
+struct CompileInputs {
+  KernelSpec spec;
+  std::string source;
+  std::vector<std::string> options;  // canonical order
+  Target target;
+  std::string nvrtc_version;
+  std::string digest() const;        // 32 lowercase hex chars (XXH3-128 of labelled fields)
+};
+CompileInputs make_compile_inputs(const KernelSpec& spec);
+// The canonical NVRTC options for a target. docs/semantics.md explains the floating-point flags.
+std::vector<std::string> compile_options(const Target& target);
+
+struct Compiled {
+  CompileInputs inputs;
+  std::vector<char> binary;
+  std::string lowered_name;
+  std::string log;
+  int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;  // -1: unknown (PTX)
+  double compile_seconds = 0;
+
+  nlohmann::json metadata() const;  // what the cache entry stores
+};
+// Runs NVRTC. Throws CompileError carrying the log, the options and the NVRTC version.
+Compiled compile(const CompileInputs& inputs);
+// Rebuild from a cache entry's metadata and binary (the inputs must be the ones that keyed it).
+Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, std::vector<char> binary);
+
+std::string library_version();
+
+}  // namespace samplejit

@@ -1,0 +1,99 @@
+// The C++ API a runtime embeds: Runtime -> prepare(spec, device) -> Kernel -> launch(stream, ...).
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "samplejit/error.hpp"
+#include "samplejit/jit.hpp"
+#include "samplejit/spec.hpp"
+
+namespace samplejit {
+
+struct RuntimeOptions {
+  std::optional<std::filesystem::path> cache_root;  // default: DiskCache::default_root()
+  bool disk_cache = true;                           // false: memory only
+};
+
+// Where a prepared binary came from.
+enum class Source { Memory, Disk, Compiled };
+std::string_view to_string(Source s);
+
+struct PrewarmResult {
+  KernelSpec spec;
+  std::string digest;
+  Source source = Source::Compiled;
+  double seconds = 0;
+  int registers = -1, spill_stores = -1, spill_loads = -1;
+};
+
+struct DeviceInfo {
+  int ordinal = -1;
+  std::string uuid;  // the identity every per-device cache is keyed by
+  std::string name;
+  std::string arch;  // "sm_90"
+  int sm_count = 0;
+};
+
+struct RuntimeStats {
+  std::uint64_t nvrtc_compiles = 0;  // NVRTC invocations by this runtime
+  std::uint64_t disk_hits = 0;
+  std::uint64_t memory_hits = 0;
+  std::uint64_t loads = 0;           // cuLibraryLoadData calls
+};
+
+class Runtime;
+
+// A loaded kernel for one (device, spec). Cheap to copy; keeps its library loaded.
+class Kernel {
+ public:
+  Kernel() = default;
+  const KernelSpec& spec() const;
+  const DeviceInfo& device() const;
+  const std::string& digest() const;
+  Source source() const;  // how prepare() obtained it
+
+  // Masks logits in place (see docs/semantics.md). logits: [batch, vocab] with row_stride >= vocab
+  // elements. top_k: int32[batch] or 0 (off). top_p: float32[batch] or 0 (off). mask_out: per the
+  // spec's mask kind, or 0 when the spec has none. No allocation, no host synchronization.
+  void launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride, std::int64_t batch, CUdeviceptr top_k,
+              CUdeviceptr top_p, CUdeviceptr mask_out) const;
+
+  struct Impl;
+  explicit Kernel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Compile or fetch the kernel for spec and load it on device (ordinal). An empty spec.arch is
+  // taken from the device; a different one is an error. Thread-safe; a key is compiled once.
+  Kernel prepare(KernelSpec spec, int device);
+
+  // Make sure the spec's binary is in the caches without touching a GPU.
+  PrewarmResult prewarm(const KernelSpec& spec);
+
+  DeviceInfo device_info(int device);
+  RuntimeStats stats() const;
+  std::filesystem::path cache_root() const;
+  bool disk_cache_enabled() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace samplejit

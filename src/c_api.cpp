@@ -1,0 +1,146 @@
+// The C ABI: exceptions become status codes plus a thread-local message.
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "samplejit/samplejit.h"
+#include "samplejit/samplejit.hpp"
+
+struct sj_runtime_s {
+  samplejit::Runtime runtime;
+  explicit sj_runtime_s(samplejit::RuntimeOptions o) : runtime(std::move(o)) {}
+};
+struct sj_kernel_s {
+  samplejit::Kernel kernel;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+sj_status fail(sj_status s, std::string msg) {
+  g_last_error = std::move(msg);
+  return s;
+}
+
+template <class F>
+sj_status guarded(F&& f) {
+  try {
+    g_last_error.clear();
+    f();
+    return SJ_OK;
+  } catch (const samplejit::Error& e) {
+    switch (e.code()) {
+      case samplejit::ErrorCode::InvalidArgument: return fail(SJ_ERROR_INVALID_ARGUMENT, e.what());
+      case samplejit::ErrorCode::NotAvailable: return fail(SJ_ERROR_NOT_AVAILABLE, e.what());
+      case samplejit::ErrorCode::Compile: return fail(SJ_ERROR_COMPILE, e.what());
+      case samplejit::ErrorCode::Driver: return fail(SJ_ERROR_DRIVER, e.what());
+      case samplejit::ErrorCode::Cache: return fail(SJ_ERROR_CACHE, e.what());
+      case samplejit::ErrorCode::Internal: return fail(SJ_ERROR_INTERNAL, e.what());
+    }
+    return fail(SJ_ERROR_INTERNAL, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(SJ_ERROR_INTERNAL, "out of host memory");
+  } catch (const std::exception& e) {
+    return fail(SJ_ERROR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(SJ_ERROR_INTERNAL, "unknown exception");
+  }
+}
+
+void require(bool ok, const char* argument, const std::string& value, const char* why) {
+  if (!ok) samplejit::throw_invalid(argument, value, why);
+}
+
+}  // namespace
+
+extern "C" {
+
+int sj_abi_version(void) { return SJ_ABI_VERSION; }
+
+const char* sj_version(void) {
+  static const std::string v = samplejit::library_version();
+  return v.c_str();
+}
+
+const char* sj_last_error(void) { return g_last_error.c_str(); }
+
+sj_status sj_runtime_create(const char* cache_root, sj_runtime* out) {
+  return guarded([&] {
+    require(out != nullptr, "out", "NULL", "sj_runtime_create needs somewhere to store the runtime");
+    *out = nullptr;
+    samplejit::RuntimeOptions o;
+    if (cache_root) {
+      require(*cache_root != '\0', "cache_root", "", "must be NULL (default) or a non-empty path");
+      o.cache_root = cache_root;
+    }
+    *out = new sj_runtime_s(std::move(o));
+  });
+}
+
+void sj_runtime_destroy(sj_runtime runtime) { delete runtime; }
+
+sj_status sj_prepare(sj_runtime runtime, const sj_kernel_desc* desc, int device, sj_kernel* out) {
+  return guarded([&] {
+    require(out != nullptr, "out", "NULL", "sj_prepare needs somewhere to store the kernel");
+    *out = nullptr;
+    require(runtime != nullptr, "runtime", "NULL", "create one with sj_runtime_create");
+    require(desc != nullptr, "desc", "NULL", "pass a filled sj_kernel_desc");
+    require(desc->struct_size >= sizeof(sj_kernel_desc), "desc->struct_size", std::to_string(desc->struct_size),
+            "set it to sizeof(sj_kernel_desc)");
+    samplejit::KernelSpec spec;
+    switch (desc->dtype) {
+      case SJ_DTYPE_F32: spec.dtype = samplejit::DType::F32; break;
+      case SJ_DTYPE_F16: spec.dtype = samplejit::DType::F16; break;
+      case SJ_DTYPE_BF16: spec.dtype = samplejit::DType::BF16; break;
+      default: samplejit::throw_invalid("desc->dtype", std::to_string(static_cast<int>(desc->dtype)), "expected SJ_DTYPE_*");
+    }
+    switch (desc->mask) {
+      case SJ_MASK_NONE: spec.mask = samplejit::MaskKind::None; break;
+      case SJ_MASK_BOOL: spec.mask = samplejit::MaskKind::Bool; break;
+      case SJ_MASK_BITS: spec.mask = samplejit::MaskKind::Bits; break;
+      default: samplejit::throw_invalid("desc->mask", std::to_string(static_cast<int>(desc->mask)), "expected SJ_MASK_*");
+    }
+    spec.vocab = desc->vocab;
+    spec.block = desc->block == 0 ? samplejit::kDefaultBlock : desc->block;
+    spec.arch.clear();
+    if (spec.vocab < 1 || spec.vocab > samplejit::kMaxVocab)
+      samplejit::throw_invalid("desc->vocab", std::to_string(spec.vocab), "must be in [1, 2147483647]");
+    if (!samplejit::is_valid_block(spec.block))
+      samplejit::throw_invalid("desc->block", std::to_string(desc->block), "must be 0, 128, 256, 512 or 1024");
+    *out = new sj_kernel_s{runtime->runtime.prepare(spec, device)};
+  });
+}
+
+sj_status sj_prepare_spec(sj_runtime runtime, const char* spec_text, int device, sj_kernel* out) {
+  return guarded([&] {
+    require(out != nullptr, "out", "NULL", "sj_prepare_spec needs somewhere to store the kernel");
+    *out = nullptr;
+    require(runtime != nullptr, "runtime", "NULL", "create one with sj_runtime_create");
+    require(spec_text != nullptr, "spec", "NULL", "pass canonical spec text");
+    *out = new sj_kernel_s{runtime->runtime.prepare(samplejit::KernelSpec::parse(spec_text), device)};
+  });
+}
+
+void sj_kernel_release(sj_kernel kernel) { delete kernel; }
+
+sj_status sj_kernel_spec(sj_kernel kernel, char* buffer, size_t capacity) {
+  return guarded([&] {
+    require(kernel != nullptr, "kernel", "NULL", "prepare one with sj_prepare");
+    require(buffer != nullptr, "buffer", "NULL", "pass a writable buffer");
+    const std::string s = kernel->kernel.spec().canonical();
+    require(capacity > s.size(), "capacity", std::to_string(capacity), "too small for the spec text");
+    std::memcpy(buffer, s.c_str(), s.size() + 1);
+  });
+}
+
+sj_status sj_truncate(sj_kernel kernel, sj_stream stream, sj_deviceptr logits, int64_t row_stride, int64_t batch,
+                      sj_deviceptr top_k, sj_deviceptr top_p, sj_deviceptr mask_out) {
+  return guarded([&] {
+    require(kernel != nullptr, "kernel", "NULL", "prepare one with sj_prepare");
+    kernel->kernel.launch(reinterpret_cast<CUstream>(stream), logits, row_stride, batch, top_k, top_p, mask_out);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,213 @@
+// compile inputs -> key digest -> NVRTC -> cubin (or PTX), with errors that carry the log.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <regex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "dynload.hpp"
+#include "samplejit/disk_cache.hpp"
+#include "samplejit/error.hpp"
+#include "samplejit/jit.hpp"
+
+namespace samplejit {
+
+std::string library_version() {
+#ifdef SAMPLEJIT_VERSION
+  return SAMPLEJIT_VERSION;
+#else
+  return "unknown";
+#endif
+}
+
+std::string NvrtcInfo::version() const { return fmt::format("{}.{}", major, minor); }
+
+const NvrtcInfo& nvrtc_info() {
+  static std::once_flag once;
+  static NvrtcInfo info;
+  std::call_once(once, [] {
+    const auto& api = detail::nvrtc();
+    SAMPLEJIT_NVRTC_CALL(api.version(&info.major, &info.minor));
+    int n = 0;
+    SAMPLEJIT_NVRTC_CALL(api.getNumSupportedArchs(&n));
+    info.archs.resize(static_cast<std::size_t>(n));
+    SAMPLEJIT_NVRTC_CALL(api.getSupportedArchs(info.archs.data()));
+    std::sort(info.archs.begin(), info.archs.end());
+    info.library = api.path;
+  });
+  return info;
+}
+
+Target choose_target(const std::string& device_arch, const NvrtcInfo& info) {
+  const int cc = arch_number(device_arch);
+  if (info.archs.empty()) throw Error(ErrorCode::NotAvailable, "NVRTC reports no supported architectures");
+  if (std::find(info.archs.begin(), info.archs.end(), cc) != info.archs.end()) return {device_arch, false};
+  if (cc > info.archs.back()) return {fmt::format("compute_{}", info.archs.back()), true};
+  throw_invalid("arch", device_arch,
+                fmt::format("NVRTC {} supports sm_{} .. sm_{}", info.version(), info.archs.front(), info.archs.back()));
+}
+
+std::vector<std::string> compile_options(const Target& target) {
+  std::vector<std::string> opts = {
+      "--std=c++17",
+      fmt::format("--gpu-architecture={}", target.arch),
+      // Exact IEEE behaviour: FTZ would zero tiny softmax masses and fast-math/contraction would
+      // make results depend on the variant. See docs/semantics.md.
+      "--ftz=false",
+      "--prec-div=true",
+      "--prec-sqrt=true",
+      "--fmad=false",
+  };
+  // ptxas runs only for cubins; its report gives registers and spills for the metadata.
+  if (!target.ptx) opts.emplace_back("--ptxas-options=--verbose");
+  return opts;
+}
+
+CompileInputs make_compile_inputs(const KernelSpec& spec) {
+  spec.validate();
+  const NvrtcInfo& info = nvrtc_info();
+  CompileInputs in;
+  in.spec = spec;
+  in.source = render(spec);
+  in.target = choose_target(spec.arch, info);
+  in.options = compile_options(in.target);
+  in.nvrtc_version = info.version();
+  return in;
+}
+
+std::string CompileInputs::digest() const {
+  // Labelled, length-prefixed fields so that no two different inputs serialize alike.
+  XXH3_state_t* st = XXH3_createState();
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> guard(st, &XXH3_freeState);
+  XXH3_128bits_reset(st);
+  auto field = [st](std::string_view label, std::string_view value) {
+    const std::uint64_t n = value.size();
+    XXH3_128bits_update(st, label.data(), label.size());
+    XXH3_128bits_update(st, &n, sizeof n);
+    XXH3_128bits_update(st, value.data(), value.size());
+  };
+  field("schema", std::to_string(kCacheSchemaVersion));
+  field("library", library_version());
+  field("spec", spec.canonical());
+  field("source", source);
+  field("options_count", std::to_string(options.size()));
+  for (const auto& o : options) field("option", o);
+  field("target", target.arch);
+  field("target_kind", target.ptx ? "ptx" : "cubin");
+  field("nvrtc", nvrtc_version);
+  const XXH128_hash_t h = XXH3_128bits_digest(st);
+  return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+namespace {
+
+struct Program {
+  nvrtcProgram prog = nullptr;
+  ~Program() {
+    if (prog) detail::nvrtc().destroyProgram(&prog);
+  }
+};
+
+void parse_ptxas_report(Compiled& c) {
+  std::smatch m;
+  static const std::regex regs(R"(Used (\d+) registers)");
+  static const std::regex frame(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
+  if (std::regex_search(c.log, m, regs)) c.registers = std::stoi(m[1]);
+  if (std::regex_search(c.log, m, frame)) {
+    c.stack_bytes = std::stoi(m[1]);
+    c.spill_stores = std::stoi(m[2]);
+    c.spill_loads = std::stoi(m[3]);
+  }
+}
+
+}  // namespace
+
+Compiled compile(const CompileInputs& in) {
+  const auto& api = detail::nvrtc();
+  const auto t0 = std::chrono::steady_clock::now();
+  Compiled out;
+  out.inputs = in;
+  Program p;
+  const std::string name = in.spec.canonical() + ".cu";
+  SAMPLEJIT_NVRTC_CALL(api.createProgram(&p.prog, in.source.c_str(), name.c_str(), 0, nullptr, nullptr));
+  const std::string expr = kernel_name_expression(in.spec);
+  SAMPLEJIT_NVRTC_CALL(api.addNameExpression(p.prog, expr.c_str()));
+  std::vector<const char*> argv;
+  for (const auto& o : in.options) argv.push_back(o.c_str());
+  const nvrtcResult rc = api.compileProgram(p.prog, static_cast<int>(argv.size()), argv.data());
+  std::size_t log_size = 0;
+  if (api.getProgramLogSize(p.prog, &log_size) == NVRTC_SUCCESS && log_size > 1) {
+    out.log.resize(log_size);
+    api.getProgramLog(p.prog, out.log.data());
+    out.log.resize(log_size - 1);
+  }
+  if (rc != NVRTC_SUCCESS) {
+    const std::string opts = fmt::format("{}", fmt::join(in.options, " "));
+    throw CompileError(fmt::format("NVRTC {} failed to compile {}: {}\noptions: {}\nlog:\n{}", in.nvrtc_version,
+                                   in.spec.canonical(), api.getErrorString(rc), opts, out.log),
+                       out.log, opts, in.nvrtc_version);
+  }
+  const char* lowered = nullptr;
+  SAMPLEJIT_NVRTC_CALL(api.getLoweredName(p.prog, expr.c_str(), &lowered));
+  out.lowered_name = lowered;
+  std::size_t size = 0;
+  if (in.target.ptx) {
+    SAMPLEJIT_NVRTC_CALL(api.getPTXSize(p.prog, &size));
+    out.binary.resize(size);
+    SAMPLEJIT_NVRTC_CALL(api.getPTX(p.prog, out.binary.data()));
+  } else {
+    SAMPLEJIT_NVRTC_CALL(api.getCUBINSize(p.prog, &size));
+    out.binary.resize(size);
+    SAMPLEJIT_NVRTC_CALL(api.getCUBIN(p.prog, out.binary.data()));
+  }
+  parse_ptxas_report(out);
+  out.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+nlohmann::json Compiled::metadata() const {
+  return {
+      {"spec", inputs.spec.canonical()},
+      {"digest", inputs.digest()},
+      {"library_version", library_version()},
+      {"nvrtc_version", inputs.nvrtc_version},
+      {"options", inputs.options},
+      {"target", inputs.target.arch},
+      {"target_kind", inputs.target.ptx ? "ptx" : "cubin"},
+      {"name_expression", kernel_name_expression(inputs.spec)},
+      {"lowered_name", lowered_name},
+      {"registers", registers},
+      {"spill_stores", spill_stores},
+      {"spill_loads", spill_loads},
+      {"stack_bytes", stack_bytes},
+      {"compile_seconds", compile_seconds},
+      {"log", log.size() > 16384 ? log.substr(0, 16384) : log},
+  };
+}
+
+Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, std::vector<char> binary) {
+  Compiled c;
+  c.inputs = inputs;
+  c.binary = std::move(binary);
+  try {
+    c.lowered_name = meta.at("lowered_name").get<std::string>();
+    c.log = meta.value("log", "");
+    c.registers = meta.value("registers", -1);
+    c.spill_stores = meta.value("spill_stores", -1);
+    c.spill_loads = meta.value("spill_loads", -1);
+    c.stack_bytes = meta.value("stack_bytes", -1);
+    c.compile_seconds = meta.value("compile_seconds", 0.0);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::Cache, fmt::format("cache entry metadata for {} is incomplete: {}", inputs.spec.canonical(), e.what()));
+  }
+  if (c.lowered_name.empty()) throw Error(ErrorCode::Cache, "cache entry has an empty lowered name");
+  return c;
+}
+
+}  // namespace samplejit

@@ -1,0 +1,60 @@
+// spec -> source: the embedded template plus one explicit instantiation.
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "samplejit/error.hpp"
+#include "samplejit/jit.hpp"
+
+namespace samplejit::detail {
+extern const std::pair<std::string_view, std::string_view> kEmbeddedTemplates[];
+extern const int kEmbeddedTemplateCount;
+}  // namespace samplejit::detail
+
+namespace samplejit {
+namespace {
+
+std::string_view template_text(std::string_view name) {
+  for (int i = 0; i < detail::kEmbeddedTemplateCount; ++i)
+    if (detail::kEmbeddedTemplates[i].first == name) return detail::kEmbeddedTemplates[i].second;
+  throw Error(ErrorCode::Internal, fmt::format("template {} is not embedded in this build", name));
+}
+
+std::string_view dtype_constant(DType d) {
+  switch (d) {
+    case DType::F32: return "sj::kF32";
+    case DType::F16: return "sj::kF16";
+    case DType::BF16: return "sj::kBF16";
+  }
+  return "?";
+}
+
+std::string_view mask_constant(MaskKind m) {
+  switch (m) {
+    case MaskKind::None: return "sj::kMaskNone";
+    case MaskKind::Bool: return "sj::kMaskBool";
+    case MaskKind::Bits: return "sj::kMaskBits";
+  }
+  return "?";
+}
+
+std::string template_args(const KernelSpec& spec) {
+  return fmt::format("{}, {}, {}, {}", dtype_constant(spec.dtype), spec.vocab, spec.block, mask_constant(spec.mask));
+}
+
+}  // namespace
+
+std::string kernel_name_expression(const KernelSpec& spec) {
+  return fmt::format("&sj::truncate_kernel<{}>", template_args(spec));
+}
+
+std::string render(const KernelSpec& spec) {
+  spec.validate();
+  return fmt::format(
+      "// samplejit {} generated for {}\n{}\n"
+      "template __global__ void sj::truncate_kernel<{}>(void*, long long, int, const int*, const float*, void*);\n",
+      library_version(), spec.canonical(), template_text("truncate.cuh"), template_args(spec));
+}
+
+}  // namespace samplejit

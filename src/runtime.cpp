@@ -1,0 +1,306 @@
+// compiled binary -> loaded library -> launch, with the in-memory caches:
+//   compiled binaries per key digest (a key is compiled once, however many threads ask),
+//   loaded kernels per (device uuid, digest), primary contexts per device.
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "dynload.hpp"
+#include "samplejit/disk_cache.hpp"
+#include "samplejit/samplejit.hpp"
+
+namespace samplejit {
+
+std::string_view to_string(Source s) {
+  switch (s) {
+    case Source::Memory: return "memory";
+    case Source::Disk: return "hit";
+    case Source::Compiled: return "compiled";
+  }
+  return "?";
+}
+
+struct Kernel::Impl {
+  KernelSpec spec;
+  DeviceInfo device;
+  std::string digest;
+  Source source = Source::Compiled;
+  CUcontext context = nullptr;  // the device's primary context (retained by the runtime)
+  CUlibrary library = nullptr;
+  CUkernel kernel = nullptr;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (library && detail::driver_available()) detail::driver().libraryUnload(library);  // best effort at exit
+  }
+};
+
+const KernelSpec& Kernel::spec() const { return impl_->spec; }
+const DeviceInfo& Kernel::device() const { return impl_->device; }
+const std::string& Kernel::digest() const { return impl_->digest; }
+Source Kernel::source() const { return impl_->source; }
+
+void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride, std::int64_t batch,
+                    CUdeviceptr top_k, CUdeviceptr top_p, CUdeviceptr mask_out) const {
+  if (!impl_) throw_invalid("kernel", "null", "launch() on an empty Kernel handle; call Runtime::prepare first");
+  const KernelSpec& s = impl_->spec;
+  if (batch < 0 || batch > INT_MAX) throw_invalid("batch", std::to_string(batch), "must be in [0, 2147483647]");
+  if (row_stride < s.vocab)
+    throw_invalid("row_stride", std::to_string(row_stride), fmt::format("must be >= vocab ({})", s.vocab));
+  if (batch == 0) return;
+  if (logits == 0) throw_invalid("logits", "0", "null device pointer with batch > 0");
+  if (s.mask != MaskKind::None && mask_out == 0)
+    throw_invalid("mask_out", "0", fmt::format("spec {} writes a mask; pass its buffer", s.canonical()));
+  if (s.mask == MaskKind::None && mask_out != 0)
+    throw_invalid("mask_out", fmt::format("{:#x}", mask_out),
+                  fmt::format("spec {} has no mask output; prepare a boolmask or bitmask spec", s.canonical()));
+  const auto& cu = detail::driver();
+  CUcontext current = nullptr;
+  SAMPLEJIT_CU_CALL(cu.ctxGetCurrent(&current));
+  if (!current) {
+    SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(impl_->context));
+  } else if (current != impl_->context) {
+    CUdevice dev = -1;
+    SAMPLEJIT_CU_CALL(cu.ctxGetDevice(&dev));
+    if (dev != impl_->device.ordinal)
+      throw_invalid("current device", std::to_string(dev),
+                    fmt::format("kernel was prepared for device {}; make that device current", impl_->device.ordinal));
+  }
+  void* p_logits = reinterpret_cast<void*>(logits);
+  long long stride = row_stride;
+  int rows = static_cast<int>(batch);
+  void* p_k = reinterpret_cast<void*>(top_k);
+  void* p_p = reinterpret_cast<void*>(top_p);
+  void* p_mask = reinterpret_cast<void*>(mask_out);
+  void* args[] = {&p_logits, &stride, &rows, &p_k, &p_p, &p_mask};
+  SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(impl_->kernel), static_cast<unsigned>(rows), 1, 1,
+                                    static_cast<unsigned>(s.block), 1, 1, 0, stream, args, nullptr));
+}
+
+struct Runtime::Impl {
+  RuntimeOptions options;
+  std::optional<DiskCache> disk;
+
+  struct CompiledSlot {
+    std::shared_future<std::shared_ptr<const Compiled>> ready;
+    Source source = Source::Compiled;
+  };
+  struct DeviceRecord {
+    DeviceInfo info;
+    CUcontext context = nullptr;
+  };
+
+  mutable std::mutex mutex;
+  std::map<std::string, std::shared_ptr<CompiledSlot>> compiled;  // by digest
+  std::map<std::pair<std::string, std::string>, std::shared_future<std::shared_ptr<const Kernel::Impl>>> loaded;
+  std::map<int, DeviceRecord> devices;
+
+  std::atomic<std::uint64_t> nvrtc_compiles{0}, disk_hits{0}, memory_hits{0}, loads{0};
+
+  ~Impl() {
+    loaded.clear();
+    if (detail::driver_available())
+      for (auto& [ordinal, rec] : devices) detail::driver().primaryCtxRelease(ordinal);
+  }
+
+  // Returns the binary for inputs and where it came from. The first caller for a digest does the
+  // work; concurrent callers wait on the same future.
+  std::pair<std::shared_ptr<const Compiled>, Source> obtain(const CompileInputs& in, const std::string& digest) {
+    std::promise<std::shared_ptr<const Compiled>> promise;
+    std::shared_ptr<CompiledSlot> slot;
+    bool owner = false;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = compiled.find(digest); it != compiled.end()) {
+        slot = it->second;
+      } else {
+        slot = std::make_shared<CompiledSlot>();
+        slot->ready = promise.get_future().share();
+        compiled.emplace(digest, slot);
+        owner = true;
+      }
+    }
+    if (!owner) {
+      memory_hits++;
+      return {slot->ready.get(), Source::Memory};
+    }
+    try {
+      std::shared_ptr<const Compiled> result;
+      Source source = Source::Compiled;
+      if (disk) {
+        if (auto entry = disk->load(in.spec, digest)) {
+          try {
+            result = std::make_shared<const Compiled>(from_cache_entry(in, entry->meta, std::move(entry->binary)));
+            source = Source::Disk;
+            disk_hits++;
+          } catch (const Error& e) {
+            // Checksummed but unusable (e.g. written by a build that stored less metadata): a miss.
+            std::fprintf(stderr, "samplejit: warning: %s; recompiling\n", e.what());
+            disk->remove(in.spec, digest);
+          }
+        }
+      }
+      if (!result) {
+        auto fresh = std::make_shared<Compiled>(compile(in));
+        nvrtc_compiles++;
+        if (disk) disk->store(in.spec, digest, CacheEntry{fresh->metadata(), fresh->binary});
+        result = std::move(fresh);
+      }
+      slot->source = source;
+      promise.set_value(result);
+      return {result, source};
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex);
+        compiled.erase(digest);  // let a later call retry
+      }
+      promise.set_exception(std::current_exception());
+      throw;
+    }
+  }
+
+  void forget(const std::string& digest) {
+    std::lock_guard lock(mutex);
+    compiled.erase(digest);
+  }
+
+  DeviceRecord& device(int ordinal) {
+    std::lock_guard lock(mutex);
+    if (auto it = devices.find(ordinal); it != devices.end()) return it->second;
+    const auto& cu = detail::driver();
+    int count = 0;
+    SAMPLEJIT_CU_CALL(cu.deviceGetCount(&count));
+    if (ordinal < 0 || ordinal >= count)
+      throw_invalid("device", std::to_string(ordinal), fmt::format("this machine has {} CUDA device(s)", count));
+    CUdevice dev = 0;
+    SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, ordinal));
+    DeviceRecord rec;
+    rec.info.ordinal = ordinal;
+    int major = 0, minor = 0;
+    SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev));
+    SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev));
+    SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&rec.info.sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
+    rec.info.arch = fmt::format("sm_{}{}", major, minor);
+    char name[256] = {};
+    SAMPLEJIT_CU_CALL(cu.deviceGetName(name, sizeof name, dev));
+    rec.info.name = name;
+    CUuuid uuid{};
+    SAMPLEJIT_CU_CALL(cu.deviceGetUuid(&uuid, dev));
+    for (unsigned char b : uuid.bytes) rec.info.uuid += fmt::format("{:02x}", b);
+    SAMPLEJIT_CU_CALL(cu.primaryCtxRetain(&rec.context, dev));
+    // A thread with no current context gets this device's primary one, as the runtime API would.
+    CUcontext current = nullptr;
+    SAMPLEJIT_CU_CALL(cu.ctxGetCurrent(&current));
+    if (!current) SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(rec.context));
+    return devices.emplace(ordinal, rec).first->second;
+  }
+
+  std::shared_ptr<const Kernel::Impl> load(const DeviceRecord& rec, const KernelSpec& spec, const Compiled& c,
+                                           const std::string& digest, Source source) {
+    const auto& cu = detail::driver();
+    auto k = std::make_shared<Kernel::Impl>();
+    k->spec = spec;
+    k->device = rec.info;
+    k->digest = digest;
+    k->source = source;
+    k->context = rec.context;
+    SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(rec.context));
+    std::vector<char> image = c.binary;
+    if (c.inputs.target.ptx && (image.empty() || image.back() != '\0')) image.push_back('\0');
+    SAMPLEJIT_CU_CALL(cu.libraryLoadData(&k->library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+    loads++;
+    SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->kernel, k->library, c.lowered_name.c_str()));
+    return k;
+  }
+};
+
+Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  if (impl_->options.disk_cache)
+    impl_->disk.emplace(impl_->options.cache_root ? *impl_->options.cache_root : DiskCache::default_root());
+}
+
+Runtime::~Runtime() = default;
+
+PrewarmResult Runtime::prewarm(const KernelSpec& spec) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const CompileInputs in = make_compile_inputs(spec);
+  const std::string digest = in.digest();
+  auto [compiled, source] = impl_->obtain(in, digest);
+  PrewarmResult r;
+  r.spec = spec;
+  r.digest = digest;
+  r.source = source;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.registers = compiled->registers;
+  r.spill_stores = compiled->spill_stores;
+  r.spill_loads = compiled->spill_loads;
+  return r;
+}
+
+DeviceInfo Runtime::device_info(int device) { return impl_->device(device).info; }
+
+Kernel Runtime::prepare(KernelSpec spec, int device) {
+  const Impl::DeviceRecord& rec = impl_->device(device);
+  if (spec.arch.empty()) spec.arch = rec.info.arch;
+  if (arch_number(spec.arch) != arch_number(rec.info.arch))
+    throw_invalid("arch", spec.arch, fmt::format("device {} ({}) is {}", device, rec.info.name, rec.info.arch));
+  const CompileInputs in = make_compile_inputs(spec);
+  const std::string digest = in.digest();
+  const auto key = std::make_pair(rec.info.uuid, digest);
+
+  std::promise<std::shared_ptr<const Kernel::Impl>> promise;
+  std::shared_future<std::shared_ptr<const Kernel::Impl>> existing;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (auto it = impl_->loaded.find(key); it != impl_->loaded.end())
+      existing = it->second;
+    else
+      impl_->loaded.emplace(key, promise.get_future().share());
+  }
+  if (existing.valid()) {
+    impl_->memory_hits++;
+    return Kernel(existing.get());  // waits if another thread is still loading this key
+  }
+  try {
+    auto [compiled, source] = impl_->obtain(in, digest);
+    std::shared_ptr<const Kernel::Impl> k;
+    try {
+      k = impl_->load(rec, spec, *compiled, digest, source);
+    } catch (const Error&) {
+      if (source != Source::Disk) throw;
+      // A cache entry that passed its checks but that the driver rejects: drop it and rebuild.
+      std::fprintf(stderr, "samplejit: warning: driver rejected cached %s; recompiling\n", spec.canonical().c_str());
+      impl_->disk->remove(spec, digest);
+      impl_->forget(digest);
+      auto fresh = impl_->obtain(in, digest);
+      k = impl_->load(rec, spec, *fresh.first, digest, fresh.second);
+    }
+    promise.set_value(k);
+    return Kernel(k);
+  } catch (...) {
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->loaded.erase(key);
+    }
+    promise.set_exception(std::current_exception());
+    throw;
+  }
+}
+
+RuntimeStats Runtime::stats() const {
+  return {impl_->nvrtc_compiles.load(), impl_->disk_hits.load(), impl_->memory_hits.load(), impl_->loads.load()};
+}
+
+std::filesystem::path Runtime::cache_root() const { return impl_->disk ? impl_->disk->root() : std::filesystem::path(); }
+bool Runtime::disk_cache_enabled() const { return impl_->disk.has_value(); }
+
+}  // namespace samplejit

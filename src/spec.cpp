@@ -1,0 +1,114 @@
+// Spec validation and the canonical text form.
+#include "samplejit/spec.hpp"
+
+#include <charconv>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "samplejit/error.hpp"
+
+namespace samplejit {
+
+void throw_invalid(const std::string& argument, const std::string& value, const std::string& why) {
+  throw Error(ErrorCode::InvalidArgument, fmt::format("invalid {} '{}': {}", argument, value, why));
+}
+
+std::string_view to_string(DType d) {
+  switch (d) {
+    case DType::F32: return "fp32";
+    case DType::F16: return "fp16";
+    case DType::BF16: return "bf16";
+  }
+  return "?";
+}
+
+std::string_view to_string(MaskKind m) {
+  switch (m) {
+    case MaskKind::None: return "nomask";
+    case MaskKind::Bool: return "boolmask";
+    case MaskKind::Bits: return "bitmask";
+  }
+  return "?";
+}
+
+DType parse_dtype(std::string_view s) {
+  if (s == "fp32" || s == "f32" || s == "float32" || s == "float") return DType::F32;
+  if (s == "fp16" || s == "f16" || s == "float16" || s == "half") return DType::F16;
+  if (s == "bf16" || s == "bfloat16") return DType::BF16;
+  throw_invalid("dtype", std::string(s), "expected fp32, fp16 or bf16");
+}
+
+MaskKind parse_mask(std::string_view s) {
+  if (s == "nomask" || s == "none") return MaskKind::None;
+  if (s == "boolmask" || s == "bool") return MaskKind::Bool;
+  if (s == "bitmask" || s == "bits") return MaskKind::Bits;
+  throw_invalid("mask", std::string(s), "expected nomask, boolmask or bitmask");
+}
+
+std::size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 2; }
+
+bool is_valid_block(int block) { return block == 128 || block == 256 || block == 512 || block == 1024; }
+
+int arch_number(std::string_view arch) {
+  std::string_view digits = arch;
+  if (digits.rfind("sm_", 0) != 0) throw_invalid("arch", std::string(arch), "expected sm_XY, e.g. sm_90");
+  digits.remove_prefix(3);
+  if (!digits.empty() && (digits.back() == 'a' || digits.back() == 'f')) digits.remove_suffix(1);
+  int cc = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), cc);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || digits.size() < 2 || digits.size() > 3 ||
+      cc < 50)
+    throw_invalid("arch", std::string(arch), "expected sm_XY with XY >= 50, e.g. sm_90");
+  return cc;
+}
+
+void KernelSpec::validate() const {
+  if (vocab < 1 || vocab > kMaxVocab)
+    throw_invalid("vocab", std::to_string(vocab), "must be in [1, 2147483647]");
+  if (!is_valid_block(block)) throw_invalid("block", std::to_string(block), "must be 128, 256, 512 or 1024");
+  (void)arch_number(arch);
+}
+
+std::string KernelSpec::canonical() const {
+  return fmt::format("truncate-{}-v{}-b{}-{}-{}", to_string(dtype), vocab, block, to_string(mask), arch);
+}
+
+namespace {
+std::int64_t parse_int(std::string_view field, std::string_view text, std::string_view whole) {
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size())
+    throw_invalid(std::string(field), std::string(text), fmt::format("not an integer in spec '{}'", whole));
+  return v;
+}
+}  // namespace
+
+KernelSpec KernelSpec::parse(std::string_view text) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto dash = text.find('-', start);
+    parts.push_back(text.substr(start, dash == std::string_view::npos ? std::string_view::npos : dash - start));
+    if (dash == std::string_view::npos) break;
+    start = dash + 1;
+  }
+  if (parts.size() != 6 || parts[0] != "truncate")
+    throw_invalid("spec", std::string(text),
+                  "expected truncate-<dtype>-v<vocab>-b<block>-<nomask|boolmask|bitmask>-<sm_XY>");
+  if (parts[2].empty() || parts[2][0] != 'v') throw_invalid("spec vocab field", std::string(parts[2]), "expected v<vocab>");
+  if (parts[3].empty() || parts[3][0] != 'b') throw_invalid("spec block field", std::string(parts[3]), "expected b<block>");
+  KernelSpec s;
+  s.dtype = parse_dtype(parts[1]);
+  s.vocab = parse_int("vocab", parts[2].substr(1), text);
+  auto block = parse_int("block", parts[3].substr(1), text);
+  if (block < 0 || block > 1 << 20) throw_invalid("block", std::string(parts[3].substr(1)), "must be 128, 256, 512 or 1024");
+  s.block = static_cast<int>(block);
+  s.mask = parse_mask(parts[4]);
+  s.arch = std::string(parts[5]);
+  s.validate();
+  if (s.canonical() != text) throw_invalid("spec", std::string(text), fmt::format("not canonical; write '{}'", s.canonical()));
+  return s;
+}
+
+}  // namespace samplejit

@@ -1,0 +1,32 @@
+// Runs a prepared kernel on generated rows and judges every row against the CPU reference.
+// Used by `samplejit verify` and the GPU tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "samplejit/samplejit.hpp"
+
+namespace samplejit {
+
+struct VerifyOptions {
+  std::int64_t batch = 64;
+  std::int64_t row_stride = 0;      // 0: vocab
+  std::uint64_t seed = 1;
+  bool edge_params = true;          // mix k/p edges (k<=0, k>=V, NaN/<=0/>=1 p) with random ones
+  bool with_top_k = true, with_top_p = true;  // false: pass a null array
+  std::int64_t distinct_rows = 0;   // >0: generate this many rows and tile them (huge batches)
+  std::int64_t check_every = 1;     // judge every n-th row (plus the last 64 rows)
+};
+
+struct VerifyReport {
+  std::string spec;
+  std::int64_t rows_checked = 0;
+  std::int64_t mismatches = 0;
+  std::vector<std::string> errors;  // the first few, one line each
+};
+
+VerifyReport verify_kernel(const Kernel& kernel, const VerifyOptions& options);
+
+}  // namespace samplejit

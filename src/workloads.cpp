@@ -1,0 +1,132 @@
+#include "workloads.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace samplejit::work {
+
+std::string_view to_string(RowKind k) {
+  switch (k) {
+    case RowKind::Normal: return "normal";
+    case RowKind::Peaked: return "peaked";
+    case RowKind::Ties: return "ties";
+    case RowKind::Grammar: return "grammar";
+    case RowKind::AllMasked: return "all-masked";
+    case RowKind::PosInf: return "posinf";
+  }
+  return "?";
+}
+
+namespace {
+
+std::uint16_t to_bf16(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, 4);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;  // NaN stays NaN
+  b += 0x7FFFu + ((b >> 16) & 1u);
+  return static_cast<std::uint16_t>(b >> 16);
+}
+
+std::uint16_t to_f16(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, 4);
+  const std::uint16_t sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
+  const std::uint32_t mag = b & 0x7FFFFFFFu;
+  if (mag > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);
+  if (mag >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // rounds to inf
+  if (mag < 0x38800000u) {                                                     // subnormal or zero
+    if (mag < 0x33000000u) return sign;
+    const std::uint32_t exp = mag >> 23, mant = (mag & 0x7FFFFFu) | 0x800000u;
+    const std::uint32_t shift = 126 - exp;  // 14 + (112 - (exp - 127)) ... value = mant * 2^(exp-150)
+    std::uint32_t h = mant >> (shift - 1 + 1);
+    const std::uint32_t rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<std::uint16_t>(sign | h);
+  }
+  std::uint32_t h = ((mag - 0x38000000u) >> 13);
+  const std::uint32_t rem = mag & 0x1FFFu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<std::uint16_t>(sign | h);
+}
+
+}  // namespace
+
+void store(DType d, void* base, std::int64_t i, float v) {
+  switch (d) {
+    case DType::F32: static_cast<float*>(base)[i] = v; break;
+    case DType::BF16: static_cast<std::uint16_t*>(base)[i] = to_bf16(v); break;
+    case DType::F16: static_cast<std::uint16_t*>(base)[i] = to_f16(v); break;
+  }
+}
+
+void fill_row(DType d, RowKind kind, std::int64_t vocab, std::mt19937_64& rng, void* row) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::normal_distribution<float> body(0.0f, 2.0f);
+  std::uniform_int_distribution<std::int64_t> pick(0, vocab - 1);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  // fp16 overflows above 65504; keep every kind's finite values well inside all dtypes.
+  auto peaked = [&] {
+    for (std::int64_t i = 0; i < vocab; ++i) store(d, row, i, body(rng) - 4.0f);
+    const int strong = 1 + static_cast<int>(rng() % 8);
+    for (int s = 0; s < strong; ++s) store(d, row, pick(rng), 8.0f + 6.0f * unit(rng));
+  };
+  switch (kind) {
+    case RowKind::Normal:
+      for (std::int64_t i = 0; i < vocab; ++i) store(d, row, i, body(rng));
+      break;
+    case RowKind::Peaked: peaked(); break;
+    case RowKind::Ties: {
+      const int levels = 1 + static_cast<int>(rng() % 6);
+      for (std::int64_t i = 0; i < vocab; ++i) store(d, row, i, 0.5f * static_cast<float>(rng() % levels));
+      break;
+    }
+    case RowKind::Grammar:
+      peaked();
+      for (std::int64_t i = 0; i < vocab; ++i) {
+        const float u = unit(rng);
+        if (u < 0.9f) store(d, row, i, -inf);
+        else if (u < 0.92f) store(d, row, i, nan);
+      }
+      break;
+    case RowKind::AllMasked:
+      for (std::int64_t i = 0; i < vocab; ++i) store(d, row, i, (rng() & 7) ? -inf : nan);
+      break;
+    case RowKind::PosInf:
+      peaked();
+      store(d, row, pick(rng), inf);
+      store(d, row, pick(rng), inf);
+      break;
+  }
+}
+
+Params make_params(std::int64_t batch, std::int64_t vocab, std::mt19937_64& rng, bool edges) {
+  Params p;
+  p.top_k.resize(static_cast<std::size_t>(batch));
+  p.top_p.resize(static_cast<std::size_t>(batch));
+  const std::int64_t v = vocab;
+  const std::int32_t ks[] = {-1, 0, 1, 2, 50, static_cast<std::int32_t>(v - 1), static_cast<std::int32_t>(v),
+                             static_cast<std::int32_t>(std::min<std::int64_t>(v + 1, INT32_MAX))};
+  const float ps[] = {std::numeric_limits<float>::quiet_NaN(), -1.0f, 0.0f, 1e-7f, 0.5f, 0.9f, 0.999f, 1.0f, 1.5f};
+  std::uniform_int_distribution<std::int32_t> rk(1, 1024);
+  std::uniform_real_distribution<float> rp(0.5f, 1.0f);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const auto i = static_cast<std::size_t>(b);
+    if (edges && rng() % 2 == 0) {
+      p.top_k[i] = ks[rng() % std::size(ks)];
+      p.top_p[i] = ps[rng() % std::size(ps)];
+    } else {
+      p.top_k[i] = rk(rng);
+      p.top_p[i] = rp(rng);
+    }
+  }
+  return p;
+}
+
+Params fixed_params(std::int64_t batch, std::int32_t k, float p) {
+  return {std::vector<std::int32_t>(static_cast<std::size_t>(batch), k),
+          std::vector<float>(static_cast<std::size_t>(batch), p)};
+}
+
+}  // namespace samplejit::work

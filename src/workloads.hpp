@@ -1,0 +1,40 @@
+// Logit rows that look like real decode steps (and adversarial ones), shared by the GPU tests,
+// `samplejit verify`, `samplejit truncate` and `samplejit bench`.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string_view>
+#include <vector>
+
+#include "samplejit/spec.hpp"
+
+namespace samplejit::work {
+
+enum class RowKind {
+  Normal,     // N(0, 2) body
+  Peaked,     // LLM-like: wide body plus a few strong candidates
+  Ties,       // values from a handful of levels: many exact ties (worst for bf16)
+  Grammar,    // most tokens -inf (a grammar mask), a few NaN, the rest peaked
+  AllMasked,  // every token -inf or NaN
+  PosInf,     // peaked with a couple of +inf tokens
+};
+constexpr RowKind kAllKinds[] = {RowKind::Normal,  RowKind::Peaked,    RowKind::Ties,
+                                 RowKind::Grammar, RowKind::AllMasked, RowKind::PosInf};
+std::string_view to_string(RowKind k);
+
+// Stores v into element i of a dtype buffer (round to nearest even for fp16/bf16).
+void store(DType d, void* base, std::int64_t i, float v);
+// Fills elements [0, vocab) of row.
+void fill_row(DType d, RowKind kind, std::int64_t vocab, std::mt19937_64& rng, void* row);
+
+// Per-row top-k / top-p, including the edges of the contract.
+struct Params {
+  std::vector<std::int32_t> top_k;
+  std::vector<float> top_p;
+};
+Params make_params(std::int64_t batch, std::int64_t vocab, std::mt19937_64& rng, bool edges);
+// The benchmark's fixed parameters.
+Params fixed_params(std::int64_t batch, std::int32_t k, float p);
+
+}  // namespace samplejit::work

@@ -1,0 +1,412 @@
+// Exact top-k -> top-p truncation of logits in place; one CTA per row.
+//
+// Rendering appends one explicit instantiation of sj::truncate_kernel for a spec's
+// (dtype, vocab, block, mask); this file is otherwise compiled as written. It must stay
+// self-contained: NVRTC sees no headers.
+//
+// Method: logits become order-preserving unsigned keys (NaN and -inf -> key 0, which is never
+// kept; -0 folds onto +0). Top-k is an MSD radix select on key counts; top-p is a second radix
+// select on softmax mass held in 64-bit fixed point, so sums are exact integers and the result
+// does not depend on thread order. The kept set is always a prefix of the rank order
+// (key descending, index ascending), so one cutoff (key T, index I) describes it:
+// keep(i) <=> key(i) != 0 && (key(i) > T || (key(i) == T && i <= I)).
+
+namespace sj {
+
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+enum { kF32 = 0, kF16 = 1, kBF16 = 2 };
+enum { kMaskNone = 0, kMaskBool = 1, kMaskBits = 2 };
+
+constexpr u32 kAllTies = 0xFFFFFFFFu;
+
+template <int DT>
+struct Dtype;
+
+template <>
+struct Dtype<kF32> {
+  typedef u32 Bits;
+  static constexpr int kKeyBits = 32;
+  static constexpr u32 kSign = 0x80000000u;
+  static constexpr u32 kPosInf = 0x7F800000u;
+  static constexpr u32 kNegInf = 0xFF800000u;
+  static constexpr int kUnroll = 8;
+  __device__ static float to_float(u32 b) { return __uint_as_float(b); }
+};
+
+template <>
+struct Dtype<kBF16> {
+  typedef unsigned short Bits;
+  static constexpr int kKeyBits = 16;
+  static constexpr u32 kSign = 0x8000u;
+  static constexpr u32 kPosInf = 0x7F80u;
+  static constexpr u32 kNegInf = 0xFF80u;
+  static constexpr int kUnroll = 16;
+  __device__ static float to_float(u32 b) { return __uint_as_float(b << 16); }
+};
+
+template <>
+struct Dtype<kF16> {
+  typedef unsigned short Bits;
+  static constexpr int kKeyBits = 16;
+  static constexpr u32 kSign = 0x8000u;
+  static constexpr u32 kPosInf = 0x7C00u;
+  static constexpr u32 kNegInf = 0xFC00u;
+  static constexpr int kUnroll = 16;
+  __device__ static float to_float(u32 b) {
+    float f;
+    unsigned short h = static_cast<unsigned short>(b);
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+  }
+};
+
+template <class D>
+__device__ __forceinline__ u32 to_key(u32 bits) {
+  constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+  const u32 mag = bits & ~D::kSign;
+  if (mag > D::kPosInf || bits == D::kNegInf) return 0;  // NaN, -inf: never candidates
+  if (mag == 0) return D::kSign;                         // -0 ranks with +0
+  return (bits & D::kSign) ? (~bits & kAll) : (bits | D::kSign);
+}
+
+template <class D>
+__device__ __forceinline__ float key_to_float(u32 key) {
+  constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+  const u32 bits = (key & D::kSign) ? (key & ~D::kSign) : (~key & kAll);
+  return D::to_float(bits);
+}
+
+__host__ __device__ constexpr int ceil_log2(long long v) {
+  int r = 0;
+  while ((1ll << r) < v) ++r;
+  return r;
+}
+
+// Radix digits, most significant first: 11/11/10 bits for 32-bit keys, 8/8 for 16-bit keys.
+template <int KeyBits>
+struct Digits {
+  static constexpr int kPasses = KeyBits == 32 ? 3 : 2;
+  static constexpr int kMaxBins = KeyBits == 32 ? 2048 : 256;
+  __device__ static constexpr int shift(int pass) {
+    return KeyBits == 32 ? (pass == 0 ? 21 : pass == 1 ? 10 : 0) : (pass == 0 ? 8 : 0);
+  }
+  __device__ static constexpr int width(int pass) { return KeyBits == 32 ? (pass == 2 ? 10 : 11) : 8; }
+};
+
+template <int BLOCK, int MAXBINS>
+struct Shared {
+  union {
+    u64 mass[MAXBINS];
+    u32 count[MAXBINS];
+  } hist;
+  u64 scratch[32];
+  u64 found_above;
+  u32 found_bin;
+  u32 found_index;
+};
+
+template <int BLOCK, class T>
+__device__ T block_sum(T v, u64* scratch) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  T total = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) total += static_cast<T>(scratch[w]);
+  __syncthreads();
+  return total;
+}
+
+template <int BLOCK>
+__device__ u32 block_max(u32 v, u64* scratch) {
+  for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xFFFFFFFFu, v, o));
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  u32 m = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) m = max(m, static_cast<u32>(scratch[w]));
+  __syncthreads();
+  return m;
+}
+
+// Exclusive prefix sum in thread order; every thread also gets the total.
+template <int BLOCK>
+__device__ u64 block_exclusive_scan(u64 v, u64* scratch, u64& total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  u64 inc = v;
+  for (int o = 1; o < 32; o <<= 1) {
+    u64 y = __shfl_up_sync(0xFFFFFFFFu, inc, o);
+    if (lane >= o) inc += y;
+  }
+  if (lane == 31) scratch[warp] = inc;
+  __syncthreads();
+  u64 before = 0, all = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) {
+    if (w < warp) before += scratch[w];
+    all += scratch[w];
+  }
+  __syncthreads();
+  total = all;
+  return before + inc - v;
+}
+
+template <int DT, int V, int BLOCK>
+struct Row {
+  typedef Dtype<DT> D;
+  typedef typename D::Bits Bits;
+  typedef Digits<D::kKeyBits> Dig;
+  typedef Shared<BLOCK, Dig::kMaxBins> Smem;
+  // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
+  static constexpr int U = D::kUnroll * 256 / BLOCK < 2    ? 2
+                           : D::kUnroll * 256 / BLOCK > 16 ? 16
+                                                           : D::kUnroll * 256 / BLOCK;
+  static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
+  // Fixed point for softmax mass: each term <= 1, so V terms of 2^F fit in 63 bits.
+  static constexpr int kFracBits = 63 - ceil_log2(static_cast<long long>(V) + 1);
+
+  Bits* x;
+  Smem& sh;
+  bool max_is_inf;
+  float xmax;
+
+  // Visits every element; U loads are issued before any is used, to keep enough bytes in flight.
+  template <class F>
+  __device__ void for_each(F f) const {
+    for (u32 base = 0; base < static_cast<u32>(V); base += kTile) {
+      Bits v[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 i = base + u * BLOCK + threadIdx.x;
+        v[u] = i < static_cast<u32>(V) ? x[i] : static_cast<Bits>(D::kNegInf);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 i = base + u * BLOCK + threadIdx.x;
+        if (i < static_cast<u32>(V)) f(i, to_key<D>(v[u]));
+      }
+    }
+  }
+
+  __device__ u64 mass(u32 key) const {
+    constexpr float kScale = static_cast<float>(1ull << kFracBits);
+    float e;
+    if (max_is_inf) {
+      e = key == to_key<D>(D::kPosInf) ? 1.0f : 0.0f;
+    } else {
+      e = expf(key_to_float<D>(key) - xmax);
+    }
+    return __float2ull_rn(e * kScale);
+  }
+
+  // Finds the bin holding the remaining-th unit (count or mass) counting from the top bin.
+  template <class T>
+  __device__ void find_bin(const T* hist, int nbins, u64 remaining, u32& bin, u64& above) {
+    const int per = (nbins + BLOCK - 1) / BLOCK;
+    const int hi = nbins - static_cast<int>(threadIdx.x) * per;
+    const int lo = hi - per > 0 ? hi - per : 0;
+    u64 s = 0;
+    for (int b = hi - 1; b >= lo; --b) s += hist[b];
+    u64 total;
+    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
+    if (s > 0 && before < remaining && remaining <= before + s) {
+      u64 a = before;
+      for (int b = hi - 1; b >= lo; --b) {
+        if (remaining <= a + hist[b]) {
+          sh.found_bin = static_cast<u32>(b);
+          sh.found_above = a;
+          break;
+        }
+        a += hist[b];
+      }
+    }
+    __syncthreads();
+    bin = sh.found_bin;
+    above = sh.found_above;
+    __syncthreads();
+  }
+
+  struct Selected {
+    u32 key;        // the key holding the target unit
+    u64 above;      // units strictly above that key
+    u64 at_key;     // units at that key
+    u64 remaining;  // target minus above
+  };
+
+  // MSD radix select among elements with pred(i, key): the key at which the running total, taken
+  // from the largest key down, first reaches the target. target(total) maps the pass-0 total
+  // (all units) to the wanted amount, which must lie in [1, total].
+  template <bool MASS, class Pred, class Target>
+  __device__ Selected select(Pred pred, Target target) {
+    u32 prefix = 0, prefix_mask = 0;
+    u64 remaining = 0, above = 0, at_key = 0;
+#pragma unroll 1
+    for (int pass = 0; pass < Dig::kPasses; ++pass) {
+      const int shift = Dig::shift(pass);
+      const int nbins = 1 << Dig::width(pass);
+      for (int b = threadIdx.x; b < nbins; b += BLOCK) {
+        if (MASS)
+          sh.hist.mass[b] = 0;
+        else
+          sh.hist.count[b] = 0;
+      }
+      __syncthreads();
+      for_each([&](u32 i, u32 key) {
+        if (key == 0 || (key & prefix_mask) != prefix || !pred(i, key)) return;
+        const u32 bin = (key >> shift) & static_cast<u32>(nbins - 1);
+        if (MASS)
+          atomicAdd(&sh.hist.mass[bin], mass(key));
+        else
+          atomicAdd(&sh.hist.count[bin], 1u);
+      });
+      __syncthreads();
+      if (pass == 0) {
+        u64 part = 0;
+        for (int b = threadIdx.x; b < nbins; b += BLOCK) part += MASS ? sh.hist.mass[b] : sh.hist.count[b];
+        remaining = target(block_sum<BLOCK>(part, sh.scratch));
+      }
+      u32 bin;
+      u64 skipped;
+      if (MASS)
+        find_bin(sh.hist.mass, nbins, remaining, bin, skipped);
+      else
+        find_bin(sh.hist.count, nbins, remaining, bin, skipped);
+      at_key = MASS ? sh.hist.mass[bin] : sh.hist.count[bin];
+      remaining -= skipped;
+      above += skipped;
+      prefix |= bin << shift;
+      prefix_mask |= static_cast<u32>(nbins - 1) << shift;
+      __syncthreads();
+    }
+    Selected s;
+    s.key = prefix;
+    s.above = above;
+    s.at_key = at_key;
+    s.remaining = remaining;
+    return s;
+  }
+
+  // Index of the n-th (1-based) element whose key equals `key`, in index order.
+  __device__ u32 nth_with_key(u32 key, u32 n) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    u32 running = 0;
+    for (u32 base = 0; base < static_cast<u32>(V); base += kTile) {
+      Bits v[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 i = base + u * BLOCK + threadIdx.x;
+        v[u] = i < static_cast<u32>(V) ? x[i] : static_cast<Bits>(D::kNegInf);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 i = base + u * BLOCK + threadIdx.x;
+        const bool hit = i < static_cast<u32>(V) && to_key<D>(v[u]) == key;
+        const u32 c = static_cast<u32>(__syncthreads_count(hit));
+        if (running + c >= n) {
+          const u32 ballot = __ballot_sync(0xFFFFFFFFu, hit);
+          if (lane == 0) sh.scratch[warp] = __popc(ballot);
+          __syncthreads();
+          u32 rank = running + __popc(ballot & ((1u << lane) - 1u));
+          for (int w = 0; w < warp; ++w) rank += static_cast<u32>(sh.scratch[w]);
+          if (hit && rank + 1 == n) sh.found_index = i;
+          __syncthreads();
+          return sh.found_index;
+        }
+        running += c;
+      }
+    }
+    return kAllTies;  // unreachable when n <= number of matches
+  }
+};
+
+template <int DT, int V, int BLOCK, int MASK>
+__global__ void __launch_bounds__(BLOCK, 1)
+    truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
+                    void* mask_out) {
+  typedef Row<DT, V, BLOCK> R;
+  typedef typename R::D D;
+  typedef typename R::Bits Bits;
+  __shared__ typename R::Smem sh;
+
+  const int row = blockIdx.x;
+  if (row >= batch) return;
+  R r{static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, sh, false, 0.0f};
+
+  const int k = top_k ? top_k[row] : 0;
+  const float p = top_p ? top_p[row] : 1.0f;
+  const bool k_on = k > 0 && k < V;
+  const bool p_on = p < 1.0f;  // false for NaN
+
+  u32 cut_key = 0, cut_index = kAllTies;  // key 0: keep every candidate
+  if (k_on || p_on) {
+    u32 count = 0, max_key = 0;
+    r.for_each([&](u32, u32 key) {
+      count += key != 0;
+      max_key = max(max_key, key);
+    });
+    count = block_sum<BLOCK>(count, sh.scratch);
+    max_key = block_max<BLOCK>(max_key, sh.scratch);
+
+    if (k_on && static_cast<u32>(k) < count) {
+      auto all = [](u32, u32) { return true; };
+      auto want_k = [k](u64) { return static_cast<u64>(k); };
+      const typename R::Selected s = r.template select<false>(all, want_k);
+      cut_key = s.key;
+      const u32 need = static_cast<u32>(s.remaining);
+      cut_index = need >= s.at_key ? kAllTies : r.nth_with_key(s.key, need);
+    }
+    if (p_on && count > 0) {
+      r.max_is_inf = max_key == to_key<D>(D::kPosInf);
+      r.xmax = key_to_float<D>(max_key);
+      const u32 k_key = cut_key, k_index = cut_index;
+      auto survivor = [k_key, k_index](u32 i, u32 key) {
+        return key > k_key || (key == k_key && i <= k_index);
+      };
+      auto want_p = [p](u64 total) {
+        double t = ceil(static_cast<double>(p) * static_cast<double>(total));
+        if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
+        if (t > static_cast<double>(total)) t = static_cast<double>(total);
+        return static_cast<u64>(t);
+      };
+      const typename R::Selected s = r.template select<true>(survivor, want_p);
+      const u64 unit = r.mass(s.key);  // every token at this key carries the same mass
+      const u64 ties_needed = (s.remaining + unit - 1) / unit;
+      const u64 ties_present = s.at_key / unit;
+      cut_key = s.key;
+      if (ties_needed >= ties_present)
+        cut_index = s.key == k_key ? k_index : kAllTies;
+      else
+        cut_index = r.nth_with_key(s.key, static_cast<u32>(ties_needed));
+    }
+  }
+
+  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
+  const int lane = threadIdx.x & 31;
+  for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
+    Bits v[R::U];
+#pragma unroll
+    for (int u = 0; u < R::U; ++u) {
+      const u32 i = base + u * BLOCK + threadIdx.x;
+      v[u] = i < static_cast<u32>(V) ? r.x[i] : static_cast<Bits>(D::kNegInf);
+    }
+#pragma unroll
+    for (int u = 0; u < R::U; ++u) {
+      const u32 i = base + u * BLOCK + threadIdx.x;
+      const bool in = i < static_cast<u32>(V);
+      const u32 key = to_key<D>(v[u]);
+      const bool keep = in && key != 0 && (key > cut_key || (key == cut_key && i <= cut_index));
+      if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.x[i] = static_cast<Bits>(D::kNegInf);
+      if (MASK == kMaskBool) {
+        if (in) static_cast<unsigned char*>(mask_out)[static_cast<long long>(row) * V + i] = keep ? 1 : 0;
+      } else if (MASK == kMaskBits) {
+        const u32 word = __ballot_sync(0xFFFFFFFFu, keep);
+        const u32 first = i - static_cast<u32>(lane);
+        if (lane == 0 && first < static_cast<u32>(V)) {
+          constexpr long long kWords = (static_cast<long long>(V) + 31) / 32;
+          static_cast<u32*>(mask_out)[static_cast<long long>(row) * kWords + first / 32] = word;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace sj

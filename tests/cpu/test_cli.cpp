@@ -1,0 +1,547 @@
+// End-to-end tests of the `samplejit` CLI (tools/cli), run as a subprocess with its own cache root.
+// None of these needs a GPU; the few assertions that only hold without one are skipped when
+// /dev/nvidia0 exists.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliTempDir {
+  fs::path path;
+  CliTempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "samplejit-cli-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~CliTempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  CliTempDir(const CliTempDir&) = delete;
+  CliTempDir& operator=(const CliTempDir&) = delete;
+};
+
+struct CliResult {
+  int status = -1;  // exit code, or 128 + signal
+  std::string out, err;
+};
+
+// Runs the CLI with `args`; SAMPLEJIT_CACHE_DIR is set to cache_root in the child's environment only.
+CliResult run_cli(const std::vector<std::string>& args, const fs::path& cache_root) {
+  const std::string exe = SAMPLEJIT_CLI_PATH;
+  std::vector<std::string> argv_s{exe};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  const std::string var = "SAMPLEJIT_CACHE_DIR=";
+  std::vector<std::string> env_s;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, var.c_str(), var.size()) != 0) env_s.emplace_back(*e);
+  env_s.push_back(var + cache_root.string());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    ::execve(exe.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  CliResult r;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&r.out, &r.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("poll failed");
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) throw std::runtime_error("waitpid failed");
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+std::string describe(const CliResult& r) {
+  return "exit " + std::to_string(r.status) + "\n--- stdout ---\n" + r.out + "--- stderr ---\n" + r.err;
+}
+
+bool has_gpu() { return fs::exists("/dev/nvidia0"); }
+
+std::vector<fs::path> sjit_files(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file() && it->path().extension() == ".sjit") out.push_back(it->path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The progress line for `spec` in prewarm's output ("" if absent).
+std::string progress_line(const std::string& out, const std::string& spec) {
+  for (const auto& l : lines_of(out))
+    if (l.find(" " + spec + " ") != std::string::npos) return l;
+  return "";
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + needle.size())) ++n;
+  return n;
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary);
+  f << text;
+  if (!f) throw std::runtime_error("cannot write " + p.string());
+}
+
+std::vector<char> read_bytes(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::vector<char>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+std::uint64_t le64(const std::vector<char>& b, std::size_t at) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(b.at(at + i))) << (8 * i);
+  return v;
+}
+
+const std::string kBitSpec = "truncate-bf16-v32000-b512-bitmask-sm_90";
+const std::string kNoSpec = "truncate-bf16-v32000-b512-nomask-sm_90";
+
+// Compiles bf16/v32000/sm_90 with the given masks into root; returns the result.
+CliResult prewarm_bf16(const fs::path& root, const std::string& masks, const std::string& jobs = "1") {
+  return run_cli({"prewarm", "--arch", "sm_90", "--dtype", "bf16", "--vocab", "32000", "--mask", masks, "--jobs", jobs}, root);
+}
+
+}  // namespace
+
+TEST_CASE("cli prewarm compiles once, then hits the disk cache", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  const std::regex compiled_re(R"(^\[1/1\] truncate-bf16-v32000-b512-bitmask-sm_90\s+compiled\s+[0-9]+\.[0-9]+s\s*$)");
+  const std::regex hit_re(R"(^\[1/1\] truncate-bf16-v32000-b512-bitmask-sm_90\s+hit\s+[0-9]+\.[0-9]+s\s*$)");
+
+  const CliResult first = prewarm_bf16(root, "bitmask");
+  INFO(describe(first));
+  REQUIRE(first.status == 0);
+  const std::string l1 = progress_line(first.out, kBitSpec);
+  CHECK(std::regex_match(l1, compiled_re));
+  CHECK(first.out.find("cache root: " + root.string()) != std::string::npos);
+
+  const CliResult second = prewarm_bf16(root, "bitmask");
+  INFO(describe(second));
+  REQUIRE(second.status == 0);
+  const std::string l2 = progress_line(second.out, kBitSpec);
+  CHECK(std::regex_match(l2, hit_re));
+  CHECK(second.out.find("compiled") == std::string::npos);
+
+  const auto files = sjit_files(root);
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].parent_path() == root / "v1" / "sm_90" / "bf16" / "v32000");
+  CHECK(files[0].filename().string().rfind(kBitSpec + ".", 0) == 0);
+
+  // --json reports the same hit as a machine-readable row.
+  const CliResult js = run_cli({"prewarm", "--arch", "sm_90", "--dtype", "bf16", "--vocab", "32000", "--mask", "bitmask", "--json"}, root);
+  INFO(describe(js));
+  REQUIRE(js.status == 0);
+  const auto rows = nlohmann::json::parse(js.out);
+  REQUIRE(rows.is_array());
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["spec"] == kBitSpec);
+  CHECK(rows[0]["result"] == "hit");
+  CHECK(files[0].filename().string() == kBitSpec + "." + rows[0]["digest"].get<std::string>() + ".sjit");
+}
+
+TEST_CASE("cli prewarm --model-config expands dtype x vocab x archs", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  const fs::path config = tmp.path / "config.json";
+  write_text(config, R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": 50257, "torch_dtype": "float32"})");
+
+  const CliResult r = run_cli({"prewarm", "--model-config", config.string(), "--arch", "sm_80,sm_90", "--mask", "nomask", "--jobs", "2"}, root);
+  INFO(describe(r));
+  REQUIRE(r.status == 0);
+  std::set<std::string> indices;
+  for (const std::string spec : {"truncate-fp32-v50257-b512-nomask-sm_80", "truncate-fp32-v50257-b512-nomask-sm_90"}) {
+    const std::string line = progress_line(r.out, spec);
+    INFO(spec);
+    REQUIRE(!line.empty());
+    std::smatch m;
+    REQUIRE(std::regex_match(line, m, std::regex(R"(^\[([0-9]+/[0-9]+)\] \S+\s+compiled\s+[0-9.]+s\s*$)")));
+    indices.insert(m[1].str());
+  }
+  CHECK(indices == std::set<std::string>{"1/2", "2/2"});
+  CHECK(count_of(r.out, "compiled") == 2);
+
+  const auto files = sjit_files(root);
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].parent_path() == root / "v1" / "sm_80" / "fp32" / "v50257");
+  CHECK(files[1].parent_path() == root / "v1" / "sm_90" / "fp32" / "v50257");
+}
+
+TEST_CASE("cli prewarm --model-config rejects bad configs", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+
+  SECTION("no torch_dtype") {
+    const fs::path config = tmp.path / "no-dtype.json";
+    write_text(config, R"({"vocab_size": 50257})");
+    const CliResult r = run_cli({"prewarm", "--model-config", config.string(), "--arch", "sm_90"}, root);
+    INFO(describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find("torch_dtype") != std::string::npos);
+    CHECK(r.err.find(config.string()) != std::string::npos);
+  }
+  SECTION("unsupported torch_dtype") {
+    const fs::path config = tmp.path / "int8.json";
+    write_text(config, R"({"vocab_size": 50257, "torch_dtype": "int8"})");
+    const CliResult r = run_cli({"prewarm", "--model-config", config.string(), "--arch", "sm_90"}, root);
+    INFO(describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find("torch_dtype") != std::string::npos);
+    CHECK(r.err.find("'int8'") != std::string::npos);
+  }
+  SECTION("no vocab_size") {
+    const fs::path config = tmp.path / "no-vocab.json";
+    write_text(config, R"({"torch_dtype": "bfloat16"})");
+    const CliResult r = run_cli({"prewarm", "--model-config", config.string(), "--arch", "sm_90"}, root);
+    INFO(describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find("vocab_size") != std::string::npos);
+    CHECK(r.err.find(config.string()) != std::string::npos);
+  }
+  SECTION("not JSON") {
+    const fs::path config = tmp.path / "broken.json";
+    write_text(config, "{\"vocab_size\": ");
+    const CliResult r = run_cli({"prewarm", "--model-config", config.string(), "--arch", "sm_90"}, root);
+    INFO(describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find("JSON") != std::string::npos);
+    CHECK(r.err.find(config.string()) != std::string::npos);
+  }
+  SECTION("missing file") {
+    const fs::path config = tmp.path / "does-not-exist.json";
+    const CliResult r = run_cli({"prewarm", "--model-config", config.string(), "--arch", "sm_90"}, root);
+    INFO(describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find("--model-config") != std::string::npos);
+    CHECK(r.err.find(config.string()) != std::string::npos);
+  }
+  CHECK(sjit_files(root).empty());
+  CHECK_FALSE(fs::exists(root));
+}
+
+TEST_CASE("cli prewarm rejects bad arguments, naming argument and value", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  struct Case {
+    std::vector<std::string> args;
+    std::string argument, value;
+  };
+  const std::vector<Case> cases = {
+      {{"--arch", "sm_90", "--dtype", "fp64", "--vocab", "32000"}, "dtype", "'fp64'"},
+      {{"--arch", "sm_90", "--dtype", "bf16", "--vocab", "0"}, "vocab", "'0'"},
+      {{"--arch", "sm_90", "--dtype", "bf16", "--vocab", "2147483648"}, "vocab", "'2147483648'"},
+      {{"--arch", "sm_90", "--dtype", "bf16", "--vocab", "32000", "--block", "300"}, "block", "'300'"},
+      {{"--arch", "sm90", "--dtype", "bf16", "--vocab", "32000"}, "arch", "'sm90'"},
+      {{"--arch", "sm_90", "--dtype", "bf16", "--vocab", "32000", "--mask", "bytemask"}, "mask", "'bytemask'"},
+      {{"--arch", "sm_90", "--dtype", "bf16", "--vocab", "32000", "--jobs", "0"}, "--jobs", "'0'"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args{"prewarm"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const CliResult r = run_cli(args, root);
+    INFO(c.argument << " " << c.value << "\n" << describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find(c.argument) != std::string::npos);
+    CHECK(r.err.find(c.value) != std::string::npos);
+    CHECK(r.out.find("compiled") == std::string::npos);
+  }
+  CHECK(sjit_files(root).empty());
+}
+
+TEST_CASE("cli cache ls, verify, prune and clear", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  {
+    const CliResult r = prewarm_bf16(root, "bitmask,nomask", "2");
+    INFO(describe(r));
+    REQUIRE(r.status == 0);
+  }
+  const auto files = sjit_files(root);
+  REQUIRE(files.size() == 2);
+
+  SECTION("ls") {
+    const CliResult r = run_cli({"cache", "ls"}, root);
+    INFO(describe(r));
+    REQUIRE(r.status == 0);
+    const std::regex entry_re(R"(^truncate-bf16-v32000-b512-(bit|no)mask-sm_90\s+[0-9a-f]{32}\s+[0-9]+ B\s*$)");
+    std::set<std::string> listed;
+    for (const auto& l : lines_of(r.out))
+      if (std::regex_match(l, entry_re)) listed.insert(l.substr(0, l.find(' ')));
+    CHECK(listed == std::set<std::string>{kBitSpec, kNoSpec});
+    CHECK(r.out.find("INVALID") == std::string::npos);
+    CHECK(r.out.find("2 entries, 0 invalid") != std::string::npos);
+    CHECK(r.out.find(root.string()) != std::string::npos);
+  }
+
+  SECTION("ls --json") {
+    const CliResult r = run_cli({"cache", "ls", "--json"}, root);
+    INFO(describe(r));
+    REQUIRE(r.status == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j.at("root") == root.string());
+    const auto& entries = j.at("entries");
+    REQUIRE(entries.is_array());
+    REQUIRE(entries.size() == 2);
+    std::set<std::string> specs;
+    for (const auto& e : entries) {
+      specs.insert(e.at("spec").get<std::string>());
+      const fs::path p = e.at("path").get<std::string>();
+      CHECK(e.at("valid") == true);
+      CHECK(std::regex_match(e.at("digest").get<std::string>(), std::regex("[0-9a-f]{32}")));
+      CHECK(p.filename().string() == e.at("spec").get<std::string>() + "." + e.at("digest").get<std::string>() + ".sjit");
+      CHECK(e.at("bytes").get<std::uintmax_t>() == fs::file_size(p));
+      CHECK(e.at("bytes").get<std::uintmax_t>() > 48);
+    }
+    CHECK(specs == std::set<std::string>{kBitSpec, kNoSpec});
+  }
+
+  SECTION("verify: good cache, then one corrupted payload byte") {
+    const CliResult good = run_cli({"cache", "verify"}, root);
+    INFO(describe(good));
+    CHECK(good.status == 0);
+    CHECK(count_of(good.out, "ok ") == 2);
+    CHECK(good.out.find("INVALID") == std::string::npos);
+
+    // Flip one byte in the middle of the payload of the bitmask entry.
+    const fs::path victim = files[0].filename().string().rfind(kBitSpec, 0) == 0 ? files[0] : files[1];
+    const fs::path other = victim == files[0] ? files[1] : files[0];
+    std::vector<char> bytes = read_bytes(victim);
+    REQUIRE(bytes.size() > 48);
+    const std::uint64_t meta_len = le64(bytes, 16), payload_len = le64(bytes, 24);
+    REQUIRE(payload_len > 0);
+    REQUIRE(48 + meta_len + payload_len == bytes.size());
+    const std::size_t at = static_cast<std::size_t>(48 + meta_len + payload_len / 2);
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x5a);
+    {
+      std::ofstream f(victim, std::ios::binary | std::ios::trunc);
+      f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      REQUIRE(f.good());
+    }
+
+    const CliResult bad = run_cli({"cache", "verify"}, root);
+    INFO(describe(bad));
+    CHECK(bad.status != 0);
+    bool reported = false;
+    for (const auto& l : lines_of(bad.out))
+      if (l.rfind("INVALID", 0) == 0 && l.find(victim.string()) != std::string::npos) {
+        reported = true;
+        CHECK(l.find("checksum") != std::string::npos);
+      }
+    CHECK(reported);
+    CHECK(count_of(bad.out, "INVALID") == 1);
+    CHECK(bad.out.find("ok      " + other.string()) != std::string::npos);
+    CHECK(bad.out.find("2 entries, 1 invalid") != std::string::npos);
+    CHECK(fs::exists(victim));  // verify reports; it does not delete
+
+    const CliResult js = run_cli({"cache", "ls", "--json"}, root);
+    INFO(describe(js));
+    REQUIRE(js.status == 0);
+    const auto j = nlohmann::json::parse(js.out);
+    for (const auto& e : j.at("entries")) {
+      const bool is_victim = fs::path(e.at("path").get<std::string>()) == victim;
+      CHECK(e.at("valid") == !is_victim);
+      if (is_victim) CHECK(e.at("problem").get<std::string>().find("checksum") != std::string::npos);
+    }
+  }
+
+  SECTION("prune") {
+    const CliResult missing = run_cli({"cache", "prune"}, root);
+    INFO(describe(missing));
+    CHECK(missing.status != 0);
+    CHECK(missing.err.find("--max-bytes") != std::string::npos);
+    CHECK(sjit_files(root).size() == 2);
+
+    const CliResult roomy = run_cli({"cache", "prune", "--max-bytes", "1000000000"}, root);
+    INFO(describe(roomy));
+    CHECK(roomy.status == 0);
+    CHECK(roomy.out.find("removed 0 entries") != std::string::npos);
+    CHECK(sjit_files(root).size() == 2);
+
+    const CliResult zero = run_cli({"cache", "prune", "--max-bytes", "0"}, root);
+    INFO(describe(zero));
+    CHECK(zero.status == 0);
+    CHECK(zero.out.find("removed 2 entries; 0 bytes remain") != std::string::npos);
+    CHECK(sjit_files(root).empty());
+    const auto j = nlohmann::json::parse(run_cli({"cache", "ls", "--json"}, root).out);
+    CHECK(j.at("entries").empty());
+  }
+
+  SECTION("clear") {
+    const CliResult r = run_cli({"cache", "clear"}, root);
+    INFO(describe(r));
+    CHECK(r.status == 0);
+    CHECK(r.out.find("removed 2 files") != std::string::npos);
+    CHECK(sjit_files(root).empty());
+    const CliResult ls = run_cli({"cache", "ls"}, root);
+    CHECK(ls.status == 0);
+    CHECK(ls.out.find("0 entries, 0 invalid, 0 bytes") != std::string::npos);
+    // A second prewarm compiles again.
+    const CliResult again = prewarm_bf16(root, "bitmask");
+    INFO(describe(again));
+    CHECK(again.status == 0);
+    CHECK(progress_line(again.out, kBitSpec).find("compiled") != std::string::npos);
+  }
+
+  SECTION("unknown action") {
+    const CliResult r = run_cli({"cache", "shred"}, root);
+    INFO(describe(r));
+    CHECK(r.status != 0);
+    CHECK(r.err.find("shred") != std::string::npos);
+    CHECK(sjit_files(root).size() == 2);
+  }
+}
+
+TEST_CASE("cli render prints the instantiated source", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  const CliResult r = run_cli({"render", "truncate-fp32-v32000-b256-boolmask-sm_80"}, root);
+  INFO(describe(r));
+  CHECK(r.status == 0);
+  CHECK(r.out.find("sj::truncate_kernel<sj::kF32, 32000, 256, sj::kMaskBool>") != std::string::npos);
+  CHECK(!fs::exists(root));  // rendering compiles nothing
+
+  const CliResult other = run_cli({"render", "truncate-bf16-v151936-b512-bitmask-sm_90"}, root);
+  INFO(describe(other));
+  CHECK(other.status == 0);
+  CHECK(other.out.find("sj::truncate_kernel<sj::kBF16, 151936, 512, sj::kMaskBits>") != std::string::npos);
+  CHECK(other.out.find("sj::truncate_kernel<sj::kF32, 32000") == std::string::npos);
+
+  const std::string bad_spec = "truncate-fp32-v32000-b256-boolmask";
+  const CliResult bad = run_cli({"render", bad_spec}, root);
+  INFO(describe(bad));
+  CHECK(bad.status != 0);
+  CHECK(bad.err.find("spec") != std::string::npos);
+  CHECK(bad.err.find("'" + bad_spec + "'") != std::string::npos);
+  CHECK(bad.out.find("truncate_kernel") == std::string::npos);
+}
+
+TEST_CASE("cli info reports NVRTC, driver, devices and cache root", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  const CliResult text = run_cli({"info"}, root);
+  INFO(describe(text));
+  CHECK(text.status == 0);
+  CHECK(text.out.find("samplejit ") != std::string::npos);
+  CHECK(text.out.find("nvrtc:") != std::string::npos);
+  CHECK(text.out.find(root.string()) != std::string::npos);
+
+  const CliResult r = run_cli({"info", "--json"}, root);
+  INFO(describe(r));
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.at("cache_root") == root.string());
+  CHECK(j.at("cache_bytes") == 0);
+  REQUIRE(j.at("nvrtc").contains("version"));
+  CHECK(std::regex_match(j["nvrtc"]["version"].get<std::string>(), std::regex("[0-9]+\\.[0-9]+")));
+  CHECK(j.at("devices").is_array());
+  if (!has_gpu()) {
+    CHECK(j.at("devices") == nlohmann::json::array());
+    REQUIRE(j.at("driver").contains("error"));
+    const std::string e = j["driver"]["error"].get<std::string>();
+    CHECK((e.find("CUDA driver") != std::string::npos || e.find("cuInit") != std::string::npos));
+    CHECK(text.out.find("devices: none") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli verify and truncate fail clearly without a CUDA driver", "[cli]") {
+  if (has_gpu()) {
+    WARN("skipped: /dev/nvidia0 exists");
+    return;
+  }
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  for (const std::string cmd : {"verify", "truncate"}) {
+    const CliResult r = run_cli({cmd, "--dtype", "bf16", "--vocab", "32000"}, root);
+    INFO(cmd << "\n" << describe(r));
+    CHECK(r.status != 0);
+    CHECK((r.err.find("CUDA driver") != std::string::npos || r.err.find("cuInit") != std::string::npos));
+    CHECK(sjit_files(root).empty());
+  }
+}
+
+TEST_CASE("cli prewarm with an unwritable cache root warns once and keeps going", "[cli]") {
+  CliTempDir tmp;
+  write_text(tmp.path / "file", "not a directory\n");
+  const fs::path root = tmp.path / "file" / "cache";
+  const CliResult r = prewarm_bf16(root, "bitmask,nomask", "2");
+  INFO(describe(r));
+  CHECK(r.status == 0);
+  CHECK(count_of(r.err, "not writable") == 1);
+  CHECK(r.err.find(root.string()) != std::string::npos);
+  CHECK(progress_line(r.out, kBitSpec).find("compiled") != std::string::npos);
+  CHECK(progress_line(r.out, kNoSpec).find("compiled") != std::string::npos);
+  CHECK(fs::is_regular_file(tmp.path / "file"));
+}

@@ -1,0 +1,241 @@
+// Spec, render, key and compile stages, and the runtime's in-memory cache, without a GPU.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "samplejit/disk_cache.hpp"
+#include "samplejit/error.hpp"
+#include "samplejit/jit.hpp"
+#include "samplejit/samplejit.hpp"
+
+using namespace samplejit;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+KernelSpec spec_of(DType d, std::int64_t v, int b, MaskKind m, std::string arch = "sm_90") {
+  KernelSpec s;
+  s.dtype = d;
+  s.vocab = v;
+  s.block = b;
+  s.mask = m;
+  s.arch = std::move(arch);
+  return s;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/samplejit-jit-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+}  // namespace
+
+TEST_CASE("spec canonical text round-trips and bad specs name the field", "[spec]") {
+  const KernelSpec s = spec_of(DType::BF16, 151936, 512, MaskKind::Bits);
+  CHECK(s.canonical() == "truncate-bf16-v151936-b512-bitmask-sm_90");
+  CHECK(KernelSpec::parse(s.canonical()) == s);
+  for (auto d : {DType::F32, DType::F16, DType::BF16})
+    for (auto m : {MaskKind::None, MaskKind::Bool, MaskKind::Bits}) {
+      auto t = spec_of(d, 1, 128, m, "sm_80");
+      CHECK(KernelSpec::parse(t.canonical()) == t);
+    }
+  auto bad = [](const char* text, const char* needle) {
+    try {
+      KernelSpec::parse(text);
+      FAIL("parsed " << text);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::InvalidArgument);
+      CHECK_THAT(e.what(), Catch::Contains(needle));
+    }
+  };
+  bad("truncate-bf16-v0-b512-bitmask-sm_90", "vocab");
+  bad("truncate-bf16-v2147483648-b512-bitmask-sm_90", "2147483648");
+  bad("truncate-fp64-v10-b512-bitmask-sm_90", "fp64");
+  bad("truncate-bf16-v10-b300-bitmask-sm_90", "300");
+  bad("truncate-bf16-v10-b512-bits2-sm_90", "bits2");
+  bad("truncate-bf16-v10-b512-bitmask-sm90", "sm90");
+  bad("truncate-bf16-v10-b512-bitmask", "spec");
+  bad("truncate-bf16-v010-b512-bitmask-sm_90", "canonical");
+  bad("truncate-bf16-vx-b512-bitmask-sm_90", "vx");
+}
+
+TEST_CASE("render output matches the golden file", "[render]") {
+  const KernelSpec s = spec_of(DType::BF16, 151936, 512, MaskKind::Bits);
+  const fs::path golden = fs::path(SAMPLEJIT_SOURCE_DIR) / "tests/golden" / (s.canonical() + ".cu");
+  const std::string out = render(s);
+  if (std::getenv("SAMPLEJIT_UPDATE_GOLDEN")) std::ofstream(golden, std::ios::binary) << out;
+  REQUIRE(fs::exists(golden));
+  CHECK(out == slurp(golden));  // on an intended template change: SAMPLEJIT_UPDATE_GOLDEN=1
+  // The rendered unit is the template as written plus exactly one instantiation.
+  const std::string tpl = slurp(fs::path(SAMPLEJIT_SOURCE_DIR) / "templates/truncate.cuh");
+  CHECK(out.find(tpl) != std::string::npos);
+  CHECK_THAT(out, Catch::EndsWith("template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, sj::kMaskBits>"
+                                  "(void*, long long, int, const int*, const float*, void*);\n"));
+  CHECK(render(spec_of(DType::F32, 7, 256, MaskKind::None)).find("sj::kF32, 7, 256, sj::kMaskNone") != std::string::npos);
+  CHECK(kernel_name_expression(s) == "&sj::truncate_kernel<sj::kBF16, 151936, 512, sj::kMaskBits>");
+}
+
+TEST_CASE("key digest is stable and sensitive to every input", "[key]") {
+  CompileInputs base;
+  base.spec = spec_of(DType::F16, 32000, 256, MaskKind::Bool);
+  base.source = "source";
+  base.options = {"--a", "--b"};
+  base.target = {"sm_90", false};
+  base.nvrtc_version = "13.0";
+  const std::string d = base.digest();
+  CHECK(d.size() == 32);
+  CHECK(d.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(base.digest() == d);
+  CompileInputs copy = base;
+  CHECK(copy.digest() == d);
+  std::vector<CompileInputs> variants(8, base);
+  variants[0].spec.vocab = 32001;
+  variants[1].source = "source ";
+  variants[2].options = {"--b", "--a"};
+  variants[3].options = {"--a--b"};  // length prefixes keep concatenations apart
+  variants[4].target = {"sm_80", false};
+  variants[5].target = {"sm_90", true};
+  variants[6].nvrtc_version = "13.1";
+  variants[7].spec.mask = MaskKind::Bits;
+  std::set<std::string> seen{d};
+  for (const auto& v : variants) CHECK(seen.insert(v.digest()).second);
+  // Real inputs: the canonical options are fixed and ordered, and arch changes the key.
+  const auto a = make_compile_inputs(spec_of(DType::F16, 32000, 256, MaskKind::Bool, "sm_90"));
+  const auto b = make_compile_inputs(spec_of(DType::F16, 32000, 256, MaskKind::Bool, "sm_80"));
+  CHECK(a.digest() == make_compile_inputs(a.spec).digest());
+  CHECK(a.digest() != b.digest());
+  CHECK(a.options == compile_options(a.target));
+  CHECK(std::find(a.options.begin(), a.options.end(), "--ftz=false") != a.options.end());
+  CHECK(std::find(a.options.begin(), a.options.end(), "--fmad=false") != a.options.end());
+}
+
+TEST_CASE("target choice: cubin for known archs, PTX only for newer devices", "[key]") {
+  NvrtcInfo info;
+  info.archs = {75, 80, 86, 89, 90, 100, 120};
+  CHECK(choose_target("sm_90", info).arch == "sm_90");
+  CHECK_FALSE(choose_target("sm_90", info).ptx);
+  const Target t = choose_target("sm_130", info);
+  CHECK(t.ptx);
+  CHECK(t.arch == "compute_120");
+  CHECK_THROWS_WITH(choose_target("sm_50", info), Catch::Contains("sm_50"));
+}
+
+TEST_CASE("compile errors carry the log, the options and the NVRTC version", "[compile]") {
+  CompileInputs in = make_compile_inputs(spec_of(DType::F32, 32, 256, MaskKind::None));
+  in.source += "\nthis is not C++;\n";
+  try {
+    compile(in);
+    FAIL("compiled broken source");
+  } catch (const CompileError& e) {
+    CHECK(e.code() == ErrorCode::Compile);
+    CHECK_THAT(e.log(), Catch::Contains("error"));
+    CHECK_THAT(e.options(), Catch::Contains("--gpu-architecture=sm_90"));
+    CHECK(e.nvrtc_version() == nvrtc_info().version());
+    CHECK_THAT(e.what(), Catch::Contains("this is not C++") || Catch::Contains("error"));
+  }
+}
+
+TEST_CASE("every variant renders and compiles for sm_80 and sm_90 with zero spills", "[compile][matrix]") {
+  const std::int64_t vocabs[] = {1, 2, 31, 32000, 50257, 151936, 152064, 262144};
+  std::vector<KernelSpec> specs;
+  for (const char* arch : {"sm_80", "sm_90"})
+    for (DType d : {DType::F32, DType::F16, DType::BF16})
+      for (std::int64_t v : vocabs)
+        for (MaskKind m : {MaskKind::None, MaskKind::Bool, MaskKind::Bits})
+          for (int block : {256, 512}) specs.push_back(spec_of(d, v, block, m, arch));
+  std::vector<std::string> failures(specs.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < specs.size();) {
+      try {
+        const Compiled c = compile(make_compile_inputs(specs[i]));
+        if (c.binary.size() < 4 || std::string(c.binary.data(), 4) != "\x7f" "ELF") failures[i] = "not an ELF cubin";
+        else if (c.lowered_name.empty()) failures[i] = "no lowered name";
+        else if (c.registers <= 0) failures[i] = "no ptxas register report";
+        else if (c.spill_stores != 0 || c.spill_loads != 0 || c.stack_bytes != 0)
+          failures[i] = "spills: " + std::to_string(c.spill_stores) + "/" + std::to_string(c.spill_loads) +
+                        " stack " + std::to_string(c.stack_bytes);
+      } catch (const std::exception& e) {
+        failures[i] = e.what();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    if (!failures[i].empty()) {
+      ++bad;
+      UNSCOPED_INFO(specs[i].canonical() << ": " << failures[i]);
+    }
+  CHECK(specs.size() == 288);
+  CHECK(bad == 0);
+}
+
+TEST_CASE("the runtime compiles a key once however many threads ask, then serves it from memory", "[runtime]") {
+  TempDir dir;
+  Runtime rt(RuntimeOptions{dir.path, true});
+  const KernelSpec s = spec_of(DType::BF16, 4096, 256, MaskKind::Bits);
+  std::vector<std::thread> threads;
+  std::vector<Source> sources(8);
+  for (int t = 0; t < 8; ++t) threads.emplace_back([&, t] { sources[t] = rt.prewarm(s).source; });
+  for (auto& t : threads) t.join();
+  CHECK(rt.stats().nvrtc_compiles == 1);
+  CHECK(std::count(sources.begin(), sources.end(), Source::Compiled) == 1);
+  CHECK(std::count(sources.begin(), sources.end(), Source::Memory) == 7);
+  // A second runtime over the same root is served from disk without NVRTC.
+  Runtime again(RuntimeOptions{dir.path, true});
+  CHECK(again.prewarm(s).source == Source::Disk);
+  CHECK(again.stats().nvrtc_compiles == 0);
+}
+
+TEST_CASE("a corrupted cache entry is recompiled and replaced", "[runtime][cache]") {
+  TempDir dir;
+  const KernelSpec s = spec_of(DType::F32, 1000, 256, MaskKind::None);
+  std::string digest;
+  {
+    Runtime rt(RuntimeOptions{dir.path, true});
+    digest = rt.prewarm(s).digest;
+  }
+  const fs::path entry = DiskCache(dir.path).entry_path(s, digest);
+  REQUIRE(fs::exists(entry));
+  const auto size = fs::file_size(entry);
+  fs::resize_file(entry, size / 2);  // a torn write
+  Runtime rt(RuntimeOptions{dir.path, true});
+  const PrewarmResult r = rt.prewarm(s);
+  CHECK(r.source == Source::Compiled);
+  CHECK(rt.stats().nvrtc_compiles == 1);
+  CHECK(fs::file_size(entry) == size);
+  CHECK(DiskCache(dir.path).load(s, digest).has_value());
+}
+
+TEST_CASE("without a GPU, prepare fails with a clear NotAvailable error", "[runtime]") {
+  if (fs::exists("/dev/nvidia0")) return;  // only meaningful on a machine with no driver
+  Runtime rt(RuntimeOptions{std::nullopt, false});
+  try {
+    rt.prepare(spec_of(DType::BF16, 32000, 512, MaskKind::None), 0);
+    FAIL("prepare succeeded without a GPU");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::NotAvailable);
+    CHECK_THAT(e.what(), Catch::Contains("driver"));
+  }
+}

@@ -1,0 +1,204 @@
+// GPU tests: every variant against the CPU reference, batch and stride edges, B*V > 2^31,
+// graph capture, cache hits without NVRTC. Run on a machine with a CUDA GPU.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "device.hpp"
+#include "samplejit/reference.hpp"
+#include "samplejit/samplejit.hpp"
+#include "verify.hpp"
+#include "workloads.hpp"
+
+using namespace samplejit;
+
+namespace {
+
+Runtime& runtime() {
+  static Runtime rt;
+  return rt;
+}
+
+KernelSpec make(DType d, std::int64_t v, int block, MaskKind m) {
+  KernelSpec s;
+  s.dtype = d;
+  s.vocab = v;
+  s.block = block;
+  s.mask = m;
+  s.arch.clear();  // from the device
+  return s;
+}
+
+struct Tally {
+  std::int64_t variants = 0, rows = 0, mismatches = 0;
+  ~Tally() {
+    std::printf("gpu summary: %lld variants, %lld rows checked, %lld mismatches\n", static_cast<long long>(variants),
+                static_cast<long long>(rows), static_cast<long long>(mismatches));
+  }
+};
+Tally& tally() {
+  static Tally t;
+  return t;
+}
+
+void expect_clean(const VerifyReport& r) {
+  tally().rows += r.rows_checked;
+  tally().mismatches += r.mismatches;
+  for (const auto& e : r.errors) UNSCOPED_INFO(e);
+  CHECK(r.rows_checked > 0);
+  CHECK(r.mismatches == 0);
+}
+
+}  // namespace
+
+TEST_CASE("every variant matches the CPU reference", "[gpu]") {
+  const std::int64_t vocabs[] = {1, 2, 31, 32000, 50257, 151936, 152064, 262144};
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : vocabs)
+      for (MaskKind m : {MaskKind::None, MaskKind::Bool, MaskKind::Bits})
+        for (int block : {256, 512}) {
+          Kernel k = runtime().prepare(make(d, v, block, m), 0);
+          tally().variants++;
+          VerifyOptions o;
+          o.batch = 24;
+          o.seed = static_cast<std::uint64_t>(v) * 7 + static_cast<std::uint64_t>(block) + static_cast<std::uint64_t>(m);
+          expect_clean(verify_kernel(k, o));
+          o.batch = 6;
+          o.row_stride = v + 13;  // stride > V: the padding must stay untouched
+          o.seed += 1;
+          expect_clean(verify_kernel(k, o));
+        }
+}
+
+TEST_CASE("batch sizes from 1 to 4096", "[gpu]") {
+  for (auto spec : {make(DType::BF16, 32000, 512, MaskKind::None), make(DType::F32, 151936, 512, MaskKind::Bits)}) {
+    Kernel k = runtime().prepare(spec, 0);
+    for (std::int64_t b : {1, 2, 7, 64, 133, 1000, 4096}) {
+      VerifyOptions o;
+      o.batch = b;
+      o.seed = static_cast<std::uint64_t>(b);
+      o.check_every = b >= 1000 ? 7 : 1;
+      INFO(spec.canonical() << " B=" << b);
+      expect_clean(verify_kernel(k, o));
+    }
+  }
+}
+
+TEST_CASE("top-k only, top-p only and neither (null parameter arrays)", "[gpu]") {
+  for (auto spec : {make(DType::BF16, 151936, 256, MaskKind::Bool), make(DType::F16, 50257, 512, MaskKind::Bits)}) {
+    Kernel k = runtime().prepare(spec, 0);
+    for (int mode = 0; mode < 3; ++mode) {
+      VerifyOptions o;
+      o.batch = 32;
+      o.seed = 100 + static_cast<std::uint64_t>(mode);
+      o.with_top_k = mode != 1;
+      o.with_top_p = mode != 0;
+      if (mode == 2) o.with_top_k = o.with_top_p = false;
+      expect_clean(verify_kernel(k, o));
+    }
+  }
+}
+
+TEST_CASE("B*V beyond 2^31 elements uses 64-bit offsets", "[gpu]") {
+  const std::int64_t V = 32000;
+  const std::int64_t B = (std::int64_t{1} << 31) / V + 100;  // the last rows start past element 2^31
+  REQUIRE(B * V > (std::int64_t{1} << 31));
+  Kernel k = runtime().prepare(make(DType::F16, V, 512, MaskKind::Bits), 0);
+  VerifyOptions o;
+  o.batch = B;
+  o.distinct_rows = 61;
+  o.check_every = 997;
+  o.seed = 31;
+  expect_clean(verify_kernel(k, o));
+}
+
+TEST_CASE("B = 0 is a no-op and bad launch arguments are rejected", "[gpu]") {
+  Kernel k = runtime().prepare(make(DType::F32, 32000, 512, MaskKind::Bits), 0);
+  detail::Stream s;
+  CHECK_NOTHROW(k.launch(s.get(), 0, 32000, 0, 0, 0, 0));
+  detail::DeviceBuffer buf(32000 * 4 * 2), mask(1000 * 4 * 2);
+  auto expect_invalid = [](auto&& f, const char* needle) {
+    try {
+      f();
+      FAIL("expected an InvalidArgument error mentioning " << needle);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::InvalidArgument);
+      CHECK_THAT(e.what(), Catch::Contains(needle));
+    }
+  };
+  expect_invalid([&] { k.launch(s.get(), buf.get(), 31999, 1, 0, 0, mask.get()); }, "row_stride");
+  expect_invalid([&] { k.launch(s.get(), buf.get(), 32000, -1, 0, 0, mask.get()); }, "batch");
+  expect_invalid([&] { k.launch(s.get(), buf.get(), 32000, 1, 0, 0, 0); }, "mask_out");
+  expect_invalid([&] { k.launch(s.get(), 0, 32000, 1, 0, 0, mask.get()); }, "logits");
+  Kernel plain = runtime().prepare(make(DType::F32, 32000, 512, MaskKind::None), 0);
+  expect_invalid([&] { plain.launch(s.get(), buf.get(), 32000, 1, 0, 0, mask.get()); }, "mask_out");
+  expect_invalid([&] { runtime().prepare(make(DType::F32, 32000, 512, MaskKind::None), 4096); }, "device");
+}
+
+TEST_CASE("a launch captured in a CUDA graph replays with new parameters", "[gpu]") {
+  const std::int64_t V = 128256, B = 16;
+  Kernel k = runtime().prepare(make(DType::BF16, V, 512, MaskKind::Bits), 0);
+  const auto& cu = detail::driver();
+  std::mt19937_64 rng(5);
+  std::vector<char> host(static_cast<std::size_t>(B * V) * 2);
+  for (std::int64_t r = 0; r < B; ++r) work::fill_row(DType::BF16, work::RowKind::Peaked, V, rng, host.data() + r * V * 2);
+  detail::DeviceBuffer logits(host.size()), kb(B * 4), pb(B * 4), mask(static_cast<std::size_t>(B * ((V + 31) / 32)) * 4);
+  detail::Stream s;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  SAMPLEJIT_CU_CALL(cu.streamBeginCapture(s.get(), CU_STREAM_CAPTURE_MODE_GLOBAL));
+  k.launch(s.get(), logits.get(), V, B, kb.get(), pb.get(), mask.get());
+  SAMPLEJIT_CU_CALL(cu.streamEndCapture(s.get(), &graph));
+  SAMPLEJIT_CU_CALL(cu.graphInstantiate(&exec, graph, 0));
+  for (int replay = 0; replay < 3; ++replay) {
+    const auto params = work::make_params(B, V, rng, replay == 2);
+    logits.upload(host.data(), host.size());
+    kb.upload(params.top_k.data(), B * 4);
+    pb.upload(params.top_p.data(), B * 4);
+    SAMPLEJIT_CU_CALL(cu.memsetD8(mask.get(), 0xCD, mask.bytes()));
+    SAMPLEJIT_CU_CALL(cu.graphLaunch(exec, s.get()));
+    s.sync();
+    std::vector<char> out(host.size());
+    logits.download(out.data(), out.size());
+    for (std::int64_t r = 0; r < B; ++r) {
+      std::vector<std::uint8_t> keep(static_cast<std::size_t>(V));
+      for (std::int64_t i = 0; i < V; ++i) {
+        std::uint16_t b;
+        std::memcpy(&b, out.data() + (r * V + i) * 2, 2);
+        keep[i] = b != 0xFF80;
+      }
+      auto err = ref::check_row(DType::BF16, host.data() + r * V * 2, V, {params.top_k[r], params.top_p[r]}, keep.data());
+      INFO("replay " << replay << " row " << r << ": " << err.value_or(""));
+      CHECK(!err);
+      tally().rows++;
+      tally().mismatches += err.has_value();
+    }
+  }
+  cu.graphExecDestroy(exec);
+  cu.graphDestroy(graph);
+}
+
+TEST_CASE("a cache hit loads without calling NVRTC", "[gpu]") {
+  const KernelSpec spec = make(DType::BF16, 151936, 512, MaskKind::Bits);
+  // The suite's runtime has compiled or fetched this spec into the cache already.
+  runtime().prepare(spec, 0);
+  Runtime fresh;  // a new process-like runtime over the same cache root
+  Kernel k = fresh.prepare(spec, 0);
+  CHECK(k.source() == Source::Disk);
+  CHECK(fresh.stats().nvrtc_compiles == 0);
+  CHECK(fresh.stats().disk_hits == 1);
+  Kernel again = fresh.prepare(spec, 0);
+  CHECK(fresh.stats().memory_hits == 1);
+  CHECK(fresh.stats().loads == 1);
+  std::printf("cache hit: %s loaded from disk with %llu NVRTC compiles\n", k.spec().canonical().c_str(),
+              static_cast<unsigned long long>(fresh.stats().nvrtc_compiles));
+  VerifyOptions o;
+  o.batch = 16;
+  expect_clean(verify_kernel(k, o));
+}
