@@ -15,6 +15,8 @@ struct sj_kernel_s {
   samplejit::Kernel kernel;
 };
 
+static_assert(sizeof(sj_dtype) == sizeof(int) && sizeof(sj_mask_kind) == sizeof(int), "C enums are int-sized");
+
 namespace {
 
 thread_local std::string g_last_error;
@@ -90,17 +92,21 @@ sj_status sj_prepare(sj_runtime runtime, const sj_kernel_desc* desc, int device,
     require(desc->struct_size >= sizeof(sj_kernel_desc), "desc->struct_size", std::to_string(desc->struct_size),
             "set it to sizeof(sj_kernel_desc)");
     samplejit::KernelSpec spec;
-    switch (desc->dtype) {
+    // Read the enums as the integers a C caller stored: an out-of-range enum value is UB in C++.
+    int dtype = 0, mask = 0;
+    std::memcpy(&dtype, &desc->dtype, sizeof dtype);
+    std::memcpy(&mask, &desc->mask, sizeof mask);
+    switch (dtype) {
       case SJ_DTYPE_F32: spec.dtype = samplejit::DType::F32; break;
       case SJ_DTYPE_F16: spec.dtype = samplejit::DType::F16; break;
       case SJ_DTYPE_BF16: spec.dtype = samplejit::DType::BF16; break;
-      default: samplejit::throw_invalid("desc->dtype", std::to_string(static_cast<int>(desc->dtype)), "expected SJ_DTYPE_*");
+      default: samplejit::throw_invalid("desc->dtype", std::to_string(dtype), "expected SJ_DTYPE_*");
     }
-    switch (desc->mask) {
+    switch (mask) {
       case SJ_MASK_NONE: spec.mask = samplejit::MaskKind::None; break;
       case SJ_MASK_BOOL: spec.mask = samplejit::MaskKind::Bool; break;
       case SJ_MASK_BITS: spec.mask = samplejit::MaskKind::Bits; break;
-      default: samplejit::throw_invalid("desc->mask", std::to_string(static_cast<int>(desc->mask)), "expected SJ_MASK_*");
+      default: samplejit::throw_invalid("desc->mask", std::to_string(mask), "expected SJ_MASK_*");
     }
     spec.vocab = desc->vocab;
     spec.block = desc->block == 0 ? samplejit::kDefaultBlock : desc->block;

@@ -85,27 +85,37 @@ __host__ __device__ constexpr int ceil_log2(long long v) {
   return r;
 }
 
-// Radix digits, most significant first: 11/11/10 bits for 32-bit keys, 8/8 for 16-bit keys.
+// Radix digits, most significant first: 11/11/10 bits for 32-bit keys, 11/5 for 16-bit keys.
+// An 11-bit first digit (sign, exponent, top mantissa bits) splits each octave of values into
+// 4 (fp32) or 8 (bf16) bins, so the bins at the top of a row hold few tokens.
 template <int KeyBits>
 struct Digits {
   static constexpr int kPasses = KeyBits == 32 ? 3 : 2;
-  static constexpr int kMaxBins = KeyBits == 32 ? 2048 : 256;
+  static constexpr int kMaxBins = 2048;
   __device__ static constexpr int shift(int pass) {
-    return KeyBits == 32 ? (pass == 0 ? 21 : pass == 1 ? 10 : 0) : (pass == 0 ? 8 : 0);
+    return KeyBits == 32 ? (pass == 0 ? 21 : pass == 1 ? 10 : 0) : (pass == 0 ? 5 : 0);
   }
-  __device__ static constexpr int width(int pass) { return KeyBits == 32 ? (pass == 2 ? 10 : 11) : 8; }
+  __device__ static constexpr int width(int pass) {
+    return KeyBits == 32 ? (pass == 2 ? 10 : 11) : (pass == 0 ? 11 : 5);
+  }
 };
+
+// Top-k candidates (every token in or above the bin holding the k-th) that fit on chip are sorted
+// there, so the row is read only three times; larger sets take the radix path over the row.
+constexpr int kCandidateCap = 4096;
 
 template <int BLOCK, int MAXBINS>
 struct Shared {
   union {
     u64 mass[MAXBINS];
     u32 count[MAXBINS];
+    u64 candidate[kCandidateCap];  // (key << 32) | ~index: descending order is rank order
   } hist;
   u64 scratch[32];
   u64 found_above;
   u32 found_bin;
   u32 found_index;
+  u32 candidates;
 };
 
 template <int BLOCK, class T>
@@ -170,16 +180,21 @@ struct Row {
   bool max_is_inf;
   float xmax;
 
-  // Visits every element; U loads are issued before any is used, to keep enough bytes in flight.
+  // Issues all U loads of a tile before any is used, to keep enough bytes in flight.
+  __device__ void load_tile(u32 base, Bits (&v)[U]) const {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const u32 i = base + u * BLOCK + threadIdx.x;
+      v[u] = i < static_cast<u32>(V) ? x[i] : static_cast<Bits>(D::kNegInf);
+    }
+  }
+
+  // Visits every element, a tile at a time.
   template <class F>
   __device__ void for_each(F f) const {
     for (u32 base = 0; base < static_cast<u32>(V); base += kTile) {
       Bits v[U];
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const u32 i = base + u * BLOCK + threadIdx.x;
-        v[u] = i < static_cast<u32>(V) ? x[i] : static_cast<Bits>(D::kNegInf);
-      }
+      load_tile(base, v);
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const u32 i = base + u * BLOCK + threadIdx.x;
@@ -286,17 +301,77 @@ struct Row {
     return s;
   }
 
+  // Gathers the tokens whose first digit is >= bin into shared memory and sorts them into rank
+  // order (bitonic sort over the next power of two). Returns how many there are.
+  __device__ u32 gather_sorted(u32 bin) {
+    constexpr int kShift = Dig::shift(0);
+    if (threadIdx.x == 0) sh.candidates = 0;
+    __syncthreads();
+    for_each([&](u32 i, u32 key) {
+      if (key != 0 && (key >> kShift) >= bin) {
+        const u32 slot = atomicAdd(&sh.candidates, 1u);
+        sh.hist.candidate[slot] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+      }
+    });
+    __syncthreads();
+    const u32 n = sh.candidates;
+    u32 padded = 1;
+    while (padded < n) padded <<= 1;
+    for (u32 j = n + threadIdx.x; j < padded; j += BLOCK) sh.hist.candidate[j] = 0;
+    __syncthreads();
+    for (u32 size = 2; size <= padded; size <<= 1) {
+      for (u32 stride = size >> 1; stride > 0; stride >>= 1) {
+        for (u32 j = threadIdx.x; j < padded; j += BLOCK) {
+          const u32 partner = j ^ stride;
+          if (partner > j) {
+            const u64 a = sh.hist.candidate[j], b = sh.hist.candidate[partner];
+            const bool descending = (j & size) == 0;
+            if (descending ? a < b : a > b) {
+              sh.hist.candidate[j] = b;
+              sh.hist.candidate[partner] = a;
+            }
+          }
+        }
+        __syncthreads();
+      }
+    }
+    return n;
+  }
+
+  // Among the first n sorted candidates: the position of the one whose inclusive mass prefix
+  // first reaches want_p(total mass).
+  template <class Target>
+  __device__ u32 mass_prefix_position(u32 n, Target target) {
+    const u32 per = (n + BLOCK - 1) / BLOCK;
+    const u32 lo = threadIdx.x * per, hi = lo + per < n ? lo + per : n;
+    u64 s = 0;
+    for (u32 j = lo; j < hi; ++j) s += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
+    u64 total;
+    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
+    const u64 want = target(total);
+    if (s > 0 && before < want && want <= before + s) {
+      u64 a = before;
+      for (u32 j = lo; j < hi; ++j) {
+        a += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
+        if (want <= a) {
+          sh.found_index = j;
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    const u32 pos = sh.found_index;
+    __syncthreads();
+    return pos;
+  }
+
   // Index of the n-th (1-based) element whose key equals `key`, in index order.
   __device__ u32 nth_with_key(u32 key, u32 n) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     u32 running = 0;
     for (u32 base = 0; base < static_cast<u32>(V); base += kTile) {
       Bits v[U];
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const u32 i = base + u * BLOCK + threadIdx.x;
-        v[u] = i < static_cast<u32>(V) ? x[i] : static_cast<Bits>(D::kNegInf);
-      }
+      load_tile(base, v);
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const u32 i = base + u * BLOCK + threadIdx.x;
@@ -337,17 +412,50 @@ __global__ void __launch_bounds__(BLOCK, 1)
   const bool k_on = k > 0 && k < V;
   const bool p_on = p < 1.0f;  // false for NaN
 
+  auto want_p = [p](u64 total) {
+    double t = ceil(static_cast<double>(p) * static_cast<double>(total));
+    if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
+    if (t > static_cast<double>(total)) t = static_cast<double>(total);
+    return static_cast<u64>(t);
+  };
+
   u32 cut_key = 0, cut_index = kAllTies;  // key 0: keep every candidate
   if (k_on || p_on) {
+    // Pass 1: candidate count, max, and (for top-k) the first-digit histogram.
+    constexpr int kShift0 = R::Dig::shift(0);
+    if (k_on) {
+      for (int b = threadIdx.x; b < R::Dig::kMaxBins; b += BLOCK) sh.hist.count[b] = 0;
+      __syncthreads();
+    }
     u32 count = 0, max_key = 0;
     r.for_each([&](u32, u32 key) {
       count += key != 0;
       max_key = max(max_key, key);
+      if (k_on && key != 0) atomicAdd(&sh.hist.count[key >> kShift0], 1u);
     });
     count = block_sum<BLOCK>(count, sh.scratch);
     max_key = block_max<BLOCK>(max_key, sh.scratch);
+    r.max_is_inf = max_key == to_key<D>(D::kPosInf);
+    r.xmax = key_to_float<D>(max_key);
 
+    bool done = false;
     if (k_on && static_cast<u32>(k) < count) {
+      u32 bin;
+      u64 above;
+      r.find_bin(sh.hist.count, R::Dig::kMaxBins, static_cast<u64>(k), bin, above);
+      if (above + sh.hist.count[bin] <= static_cast<u64>(kCandidateCap)) {
+        __syncthreads();  // the histogram shares storage with the candidates
+        // Pass 2: gather and sort; top-k is the first k, top-p a mass prefix of those.
+        r.gather_sorted(bin);
+        const u32 pos = p_on ? r.mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        const u64 c = sh.hist.candidate[pos];
+        cut_key = static_cast<u32>(c >> 32);
+        cut_index = ~static_cast<u32>(c);
+        done = true;
+      }
+      __syncthreads();
+    }
+    if (!done && k_on && static_cast<u32>(k) < count) {
       auto all = [](u32, u32) { return true; };
       auto want_k = [k](u64) { return static_cast<u64>(k); };
       const typename R::Selected s = r.template select<false>(all, want_k);
@@ -355,18 +463,10 @@ __global__ void __launch_bounds__(BLOCK, 1)
       const u32 need = static_cast<u32>(s.remaining);
       cut_index = need >= s.at_key ? kAllTies : r.nth_with_key(s.key, need);
     }
-    if (p_on && count > 0) {
-      r.max_is_inf = max_key == to_key<D>(D::kPosInf);
-      r.xmax = key_to_float<D>(max_key);
+    if (!done && p_on && count > 0) {
       const u32 k_key = cut_key, k_index = cut_index;
       auto survivor = [k_key, k_index](u32 i, u32 key) {
         return key > k_key || (key == k_key && i <= k_index);
-      };
-      auto want_p = [p](u64 total) {
-        double t = ceil(static_cast<double>(p) * static_cast<double>(total));
-        if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
-        if (t > static_cast<double>(total)) t = static_cast<double>(total);
-        return static_cast<u64>(t);
       };
       const typename R::Selected s = r.template select<true>(survivor, want_p);
       const u64 unit = r.mass(s.key);  // every token at this key carries the same mass
@@ -384,11 +484,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
   const int lane = threadIdx.x & 31;
   for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
     Bits v[R::U];
-#pragma unroll
-    for (int u = 0; u < R::U; ++u) {
-      const u32 i = base + u * BLOCK + threadIdx.x;
-      v[u] = i < static_cast<u32>(V) ? r.x[i] : static_cast<Bits>(D::kNegInf);
-    }
+    r.load_tile(base, v);
 #pragma unroll
     for (int u = 0; u < R::U; ++u) {
       const u32 i = base + u * BLOCK + threadIdx.x;

@@ -250,7 +250,8 @@ int main(int argc, char** argv) {
   std::string action;
   std::uintmax_t max_bytes = 0;
   cache->add_option("action", action, "ls | verify | prune | clear")->required();
-  auto* mb = cache->add_option("--max-bytes", max_bytes, "prune: keep at most this many bytes");
+  auto* mb = cache->add_option("--max-bytes", max_bytes, "prune: keep at most this many bytes")
+                 ->check(CLI::NonNegativeNumber);
   cache->add_flag("--json", json, "JSON output");
 
   std::string spec_text;
