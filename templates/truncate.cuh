@@ -31,7 +31,7 @@ struct Dtype<kF32> {
   static constexpr u32 kSign = 0x80000000u;
   static constexpr u32 kPosInf = 0x7F800000u;
   static constexpr u32 kNegInf = 0xFF800000u;
-  static constexpr int kUnroll = 8;
+  static constexpr int kUnroll = 16;
   __device__ static float to_float(u32 b) { return __uint_as_float(b); }
 };
 
@@ -42,7 +42,7 @@ struct Dtype<kBF16> {
   static constexpr u32 kSign = 0x8000u;
   static constexpr u32 kPosInf = 0x7F80u;
   static constexpr u32 kNegInf = 0xFF80u;
-  static constexpr int kUnroll = 16;
+  static constexpr int kUnroll = 32;
   __device__ static float to_float(u32 b) { return __uint_as_float(b << 16); }
 };
 
@@ -53,7 +53,7 @@ struct Dtype<kF16> {
   static constexpr u32 kSign = 0x8000u;
   static constexpr u32 kPosInf = 0x7C00u;
   static constexpr u32 kNegInf = 0xFC00u;
-  static constexpr int kUnroll = 16;
+  static constexpr int kUnroll = 32;
   __device__ static float to_float(u32 b) {
     float f;
     unsigned short h = static_cast<unsigned short>(b);
@@ -167,8 +167,10 @@ struct Row {
   typedef Digits<D::kKeyBits> Dig;
   typedef Shared<BLOCK, Dig::kMaxBins> Smem;
   // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
-  static constexpr int U = D::kUnroll * 256 / BLOCK < 2    ? 2
-                           : D::kUnroll * 256 / BLOCK > 16 ? 16
+  // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
+  static constexpr int U = BLOCK >= 1024                    ? 4
+                           : D::kUnroll * 256 / BLOCK < 2    ? 2
+                           : D::kUnroll * 256 / BLOCK > 32 ? 32
                                                            : D::kUnroll * 256 / BLOCK;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
   // Fixed point for softmax mass: each term <= 1, so V terms of 2^F fit in 63 bits.
