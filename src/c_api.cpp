@@ -15,7 +15,8 @@ struct sj_kernel_s {
   samplejit::Kernel kernel;
 };
 
-static_assert(sizeof(sj_dtype) == sizeof(int) && sizeof(sj_mask_kind) == sizeof(int), "C enums are int-sized");
+static_assert(sizeof(sj_dtype) == sizeof(int) && sizeof(sj_mask_kind) == sizeof(int) && sizeof(sj_kind) == sizeof(int),
+              "C enums are int-sized");
 
 namespace {
 
@@ -108,6 +109,11 @@ sj_status sj_prepare(sj_runtime runtime, const sj_kernel_desc* desc, int device,
       case SJ_MASK_BITS: spec.mask = samplejit::MaskKind::Bits; break;
       default: samplejit::throw_invalid("desc->mask", std::to_string(mask), "expected SJ_MASK_*");
     }
+    int kind = 0;
+    std::memcpy(&kind, &desc->kind, sizeof kind);
+    if (kind != SJ_KIND_TRUNCATE && kind != SJ_KIND_SAMPLE)
+      samplejit::throw_invalid("desc->kind", std::to_string(kind), "expected SJ_KIND_TRUNCATE or SJ_KIND_SAMPLE");
+    spec.kind = kind == SJ_KIND_SAMPLE ? samplejit::Kind::Sample : samplejit::Kind::Truncate;
     spec.vocab = desc->vocab;
     spec.block = desc->block == 0 ? samplejit::kDefaultBlock : desc->block;
     spec.arch.clear();
@@ -146,6 +152,35 @@ sj_status sj_truncate(sj_kernel kernel, sj_stream stream, sj_deviceptr logits, i
   return guarded([&] {
     require(kernel != nullptr, "kernel", "NULL", "prepare one with sj_prepare");
     kernel->kernel.launch(reinterpret_cast<CUstream>(stream), logits, row_stride, batch, top_k, top_p, mask_out);
+  });
+}
+
+sj_status sj_sample(sj_kernel kernel, sj_stream stream, const sj_sample_args* args) {
+  return guarded([&] {
+    require(kernel != nullptr, "kernel", "NULL", "prepare one with sj_prepare");
+    require(args != nullptr, "args", "NULL", "pass a filled sj_sample_args");
+    require(args->struct_size >= sizeof(sj_sample_args), "args->struct_size", std::to_string(args->struct_size),
+            "set it to sizeof(sj_sample_args)");
+    samplejit::SampleArgs a;
+    a.logits = args->logits;
+    a.row_stride = args->row_stride;
+    a.batch = args->batch;
+    a.temperature = args->temperature;
+    a.top_k = args->top_k;
+    a.top_p = args->top_p;
+    a.min_p = args->min_p;
+    a.seed = args->seed;
+    a.offset = args->offset;
+    a.token32 = args->token32;
+    a.token64 = args->token64;
+    a.logprob = args->logprob;
+    a.raw_logprob = args->raw_logprob;
+    a.logz = args->logz;
+    a.kept_count = args->kept_count;
+    a.valid = args->valid;
+    a.mask = args->mask;
+    a.write_logits = args->write_logits != 0;
+    kernel->kernel.sample(reinterpret_cast<CUstream>(stream), a);
   });
 }
 

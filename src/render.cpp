@@ -46,15 +46,16 @@ std::string template_args(const KernelSpec& spec) {
 }  // namespace
 
 std::string kernel_name_expression(const KernelSpec& spec) {
-  return fmt::format("&sj::truncate_kernel<{}>", template_args(spec));
+  return fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec));
 }
 
 std::string render(const KernelSpec& spec) {
   spec.validate();
-  return fmt::format(
-      "// samplejit {} generated for {}\n{}\n"
-      "template __global__ void sj::truncate_kernel<{}>(void*, long long, int, const int*, const float*, void*);\n",
-      library_version(), spec.canonical(), template_text("truncate.cuh"), template_args(spec));
+  const bool sample = spec.kind == Kind::Sample;
+  return fmt::format("// samplejit {} generated for {}\n{}\n{}\ntemplate __global__ void sj::{}_kernel<{}>({});\n",
+                     library_version(), spec.canonical(), template_text("select.cuh"),
+                     template_text(sample ? "sample.cuh" : "truncate.cuh"), to_string(spec.kind), template_args(spec),
+                     sample ? "const sj::SampleParams" : "void*, long long, int, const int*, const float*, void*");
 }
 
 }  // namespace samplejit

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "dynload.hpp"
+#include "sample_params.hpp"
 #include "samplejit/disk_cache.hpp"
 #include "samplejit/samplejit.hpp"
 
@@ -34,6 +35,22 @@ struct Kernel::Impl {
   CUcontext context = nullptr;  // the device's primary context (retained by the runtime)
   CUlibrary library = nullptr;
   CUkernel kernel = nullptr;
+
+  // A thread with no current context gets the kernel's; another device's context is an error.
+  void make_current() const {
+    const auto& cu = detail::driver();
+    CUcontext current = nullptr;
+    SAMPLEJIT_CU_CALL(cu.ctxGetCurrent(&current));
+    if (!current) {
+      SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(context));
+    } else if (current != context) {
+      CUdevice dev = -1;
+      SAMPLEJIT_CU_CALL(cu.ctxGetDevice(&dev));
+      if (dev != device.ordinal)
+        throw_invalid("current device", std::to_string(dev),
+                      fmt::format("kernel was prepared for device {}; make that device current", device.ordinal));
+    }
+  }
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -62,18 +79,9 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
   if (s.mask == MaskKind::None && mask_out != 0)
     throw_invalid("mask_out", fmt::format("{:#x}", mask_out),
                   fmt::format("spec {} has no mask output; prepare a boolmask or bitmask spec", s.canonical()));
-  const auto& cu = detail::driver();
-  CUcontext current = nullptr;
-  SAMPLEJIT_CU_CALL(cu.ctxGetCurrent(&current));
-  if (!current) {
-    SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(impl_->context));
-  } else if (current != impl_->context) {
-    CUdevice dev = -1;
-    SAMPLEJIT_CU_CALL(cu.ctxGetDevice(&dev));
-    if (dev != impl_->device.ordinal)
-      throw_invalid("current device", std::to_string(dev),
-                    fmt::format("kernel was prepared for device {}; make that device current", impl_->device.ordinal));
-  }
+  impl_->make_current();
+  if (s.kind != Kind::Truncate)
+    throw_invalid("kernel", s.canonical(), "launch() runs truncate kernels; use sample() for sample kernels");
   void* p_logits = reinterpret_cast<void*>(logits);
   long long stride = row_stride;
   int rows = static_cast<int>(batch);
@@ -81,8 +89,34 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
   void* p_p = reinterpret_cast<void*>(top_p);
   void* p_mask = reinterpret_cast<void*>(mask_out);
   void* args[] = {&p_logits, &stride, &rows, &p_k, &p_p, &p_mask};
-  SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(impl_->kernel), static_cast<unsigned>(rows), 1, 1,
-                                    static_cast<unsigned>(s.block), 1, 1, 0, stream, args, nullptr));
+  SAMPLEJIT_CU_CALL(detail::driver().launchKernel(reinterpret_cast<CUfunction>(impl_->kernel),
+                                                 static_cast<unsigned>(rows), 1, 1, static_cast<unsigned>(s.block), 1,
+                                                 1, 0, stream, args, nullptr));
+}
+
+void Kernel::sample(CUstream stream, const SampleArgs& a) const {
+  if (!impl_) throw_invalid("kernel", "null", "sample() on an empty Kernel handle; call Runtime::prepare first");
+  const KernelSpec& s = impl_->spec;
+  if (s.kind != Kind::Sample)
+    throw_invalid("kernel", s.canonical(), "sample() needs a sample-... spec (KernelSpec::kind = Kind::Sample)");
+  if (a.batch < 0 || a.batch > INT_MAX) throw_invalid("batch", std::to_string(a.batch), "must be in [0, 2147483647]");
+  if (a.row_stride < s.vocab)
+    throw_invalid("row_stride", std::to_string(a.row_stride), fmt::format("must be >= vocab ({})", s.vocab));
+  if (a.batch == 0) return;
+  if (a.logits == 0) throw_invalid("logits", "0", "null device pointer with batch > 0");
+  if (s.mask != MaskKind::None && a.mask == 0)
+    throw_invalid("mask", "0", fmt::format("spec {} writes a mask; pass its buffer", s.canonical()));
+  if (s.mask == MaskKind::None && a.mask != 0)
+    throw_invalid("mask", fmt::format("{:#x}", a.mask), fmt::format("spec {} has no mask output", s.canonical()));
+  if (!a.token32 && !a.token64 && !a.logprob && !a.raw_logprob && !a.logz && !a.kept_count && !a.valid && !a.mask &&
+      !a.write_logits)
+    throw_invalid("outputs", "none", "ask for at least one output (token, logprob, logz, mask, ...)");
+  impl_->make_current();
+  detail::SampleParams params = detail::make_sample_params(a);
+  void* args[] = {&params};
+  SAMPLEJIT_CU_CALL(detail::driver().launchKernel(reinterpret_cast<CUfunction>(impl_->kernel),
+                                                 static_cast<unsigned>(a.batch), 1, 1,
+                                                 static_cast<unsigned>(s.block), 1, 1, 0, stream, args, nullptr));
 }
 
 struct Runtime::Impl {

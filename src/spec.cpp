@@ -14,6 +14,8 @@ void throw_invalid(const std::string& argument, const std::string& value, const 
   throw Error(ErrorCode::InvalidArgument, fmt::format("invalid {} '{}': {}", argument, value, why));
 }
 
+std::string_view to_string(Kind k) { return k == Kind::Sample ? "sample" : "truncate"; }
+
 std::string_view to_string(DType d) {
   switch (d) {
     case DType::F32: return "fp32";
@@ -71,7 +73,7 @@ void KernelSpec::validate() const {
 }
 
 std::string KernelSpec::canonical() const {
-  return fmt::format("truncate-{}-v{}-b{}-{}-{}", to_string(dtype), vocab, block, to_string(mask), arch);
+  return fmt::format("{}-{}-v{}-b{}-{}-{}", to_string(kind), to_string(dtype), vocab, block, to_string(mask), arch);
 }
 
 namespace {
@@ -93,12 +95,13 @@ KernelSpec KernelSpec::parse(std::string_view text) {
     if (dash == std::string_view::npos) break;
     start = dash + 1;
   }
-  if (parts.size() != 6 || parts[0] != "truncate")
+  if (parts.size() != 6 || (parts[0] != "truncate" && parts[0] != "sample"))
     throw_invalid("spec", std::string(text),
-                  "expected truncate-<dtype>-v<vocab>-b<block>-<nomask|boolmask|bitmask>-<sm_XY>");
+                  "expected <truncate|sample>-<dtype>-v<vocab>-b<block>-<nomask|boolmask|bitmask>-<sm_XY>");
   if (parts[2].empty() || parts[2][0] != 'v') throw_invalid("spec vocab field", std::string(parts[2]), "expected v<vocab>");
   if (parts[3].empty() || parts[3][0] != 'b') throw_invalid("spec block field", std::string(parts[3]), "expected b<block>");
   KernelSpec s;
+  s.kind = parts[0] == "sample" ? Kind::Sample : Kind::Truncate;
   s.dtype = parse_dtype(parts[1]);
   s.vocab = parse_int("vocab", parts[2].substr(1), text);
   auto block = parse_int("block", parts[3].substr(1), text);

@@ -35,6 +35,8 @@ typedef enum sj_status {
 typedef enum sj_dtype { SJ_DTYPE_F32 = 0, SJ_DTYPE_F16 = 1, SJ_DTYPE_BF16 = 2 } sj_dtype;
 typedef enum sj_mask_kind { SJ_MASK_NONE = 0, SJ_MASK_BOOL = 1, SJ_MASK_BITS = 2 } sj_mask_kind;
 
+typedef enum sj_kind { SJ_KIND_TRUNCATE = 0, SJ_KIND_SAMPLE = 1 } sj_kind;
+
 typedef struct sj_runtime_s* sj_runtime;
 typedef struct sj_kernel_s* sj_kernel;
 typedef struct CUstream_st* sj_stream;  /* == CUstream */
@@ -46,7 +48,33 @@ typedef struct sj_kernel_desc {
   int64_t vocab;      /* 1 .. 2^31-1 */
   int32_t block;      /* 0: default; else 128, 256, 512 or 1024 */
   sj_mask_kind mask;
+  sj_kind kind;       /* SJ_KIND_TRUNCATE (sj_truncate) or SJ_KIND_SAMPLE (sj_sample) */
 } sj_kernel_desc;
+
+/* One decode step of the fused sampler. Inputs: device arrays of `batch` elements, or 0 for the
+ * default (temperature 1; top_k, top_p, min_p off; seed 0; offset 0). Outputs: device arrays of
+ * `batch` elements, or 0 when not wanted. See docs/semantics.md, "Sampling". */
+typedef struct sj_sample_args {
+  size_t struct_size; /* sizeof(sj_sample_args) */
+  sj_deviceptr logits;
+  int64_t row_stride;
+  int64_t batch;
+  sj_deviceptr temperature; /* float */
+  sj_deviceptr top_k;       /* int32 */
+  sj_deviceptr top_p;       /* float */
+  sj_deviceptr min_p;       /* float */
+  sj_deviceptr seed;        /* uint64 */
+  sj_deviceptr offset;      /* uint64: decode step or position */
+  sj_deviceptr token32;     /* int32 out; -1 for a row with no candidate */
+  sj_deviceptr token64;     /* int64 out */
+  sj_deviceptr logprob;     /* float out: renormalized over the kept set */
+  sj_deviceptr raw_logprob; /* float out: full post-temperature distribution */
+  sj_deviceptr logz;        /* float out: log kept mass */
+  sj_deviceptr kept_count;  /* int32 out */
+  sj_deviceptr valid;       /* uint8 out */
+  sj_deviceptr mask;        /* per the kernel's mask kind, else 0 */
+  int32_t write_logits;     /* nonzero: dropped tokens become -inf in place */
+} sj_sample_args;
 
 int sj_abi_version(void);
 const char* sj_version(void);
@@ -70,6 +98,10 @@ sj_status sj_kernel_spec(sj_kernel kernel, char* buffer, size_t capacity);
  * stream; no allocation, no host synchronization (graph-capturable). */
 sj_status sj_truncate(sj_kernel kernel, sj_stream stream, sj_deviceptr logits, int64_t row_stride, int64_t batch,
                       sj_deviceptr top_k, sj_deviceptr top_p, sj_deviceptr mask_out);
+
+/* Samples one token per row with a kernel prepared with kind SJ_KIND_SAMPLE. Asynchronous;
+ * no allocation, no host synchronization (graph-capturable). */
+sj_status sj_sample(sj_kernel kernel, sj_stream stream, const sj_sample_args* args);
 
 #ifdef __cplusplus
 }

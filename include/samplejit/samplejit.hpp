@@ -49,6 +49,26 @@ struct RuntimeStats {
 
 class Runtime;
 
+// One decode step of the fused sampler (a Kind::Sample kernel). Inputs are device arrays of
+// `batch` elements, 0 for the default: temperature float (1; <= 0 or NaN is greedy), top_k int32
+// (off), top_p float (off), min_p float (off), seed uint64 (0), offset uint64 (0).
+// Outputs are device arrays of `batch` elements, 0 when not wanted. See docs/semantics.md.
+struct SampleArgs {
+  CUdeviceptr logits = 0;
+  std::int64_t row_stride = 0;  // elements, >= vocab
+  std::int64_t batch = 0;
+  CUdeviceptr temperature = 0, top_k = 0, top_p = 0, min_p = 0, seed = 0, offset = 0;
+  CUdeviceptr token32 = 0;      // int32 token ids (-1 for a row with no candidate)
+  CUdeviceptr token64 = 0;      // int64 token ids
+  CUdeviceptr logprob = 0;      // float: sampled token, renormalized over the kept set
+  CUdeviceptr raw_logprob = 0;  // float: sampled token, full post-temperature distribution
+  CUdeviceptr logz = 0;         // float: log of the kept mass under the full distribution
+  CUdeviceptr kept_count = 0;   // int32
+  CUdeviceptr valid = 0;        // uint8: 0 for a row with no candidate
+  CUdeviceptr mask = 0;         // per the spec's mask kind
+  bool write_logits = false;    // true: dropped tokens become -inf in place
+};
+
 // A loaded kernel for one (device, spec). Cheap to copy; keeps its library loaded.
 class Kernel {
  public:
@@ -63,6 +83,9 @@ class Kernel {
   // spec's mask kind, or 0 when the spec has none. No allocation, no host synchronization.
   void launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride, std::int64_t batch, CUdeviceptr top_k,
               CUdeviceptr top_p, CUdeviceptr mask_out) const;
+
+  // Samples one token per row (Kind::Sample specs). Same launch guarantees as launch().
+  void sample(CUstream stream, const SampleArgs& args) const;
 
   struct Impl;
   explicit Kernel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}

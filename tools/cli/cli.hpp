@@ -13,7 +13,7 @@
 namespace samplejit::cli {
 
 struct VariantOptions {
-  std::vector<std::string> archs, dtypes, masks, model_configs;
+  std::vector<std::string> archs, dtypes, masks, model_configs, kinds;
   std::vector<long long> vocabs;
   std::vector<int> blocks;
 };

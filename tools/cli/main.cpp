@@ -25,6 +25,7 @@ void add_variant_options(CLI::App& cmd, VariantOptions& o, bool need_arch) {
   cmd.add_option("--model-config", o.model_configs, "Hugging Face config.json (vocab_size, torch_dtype)");
   cmd.add_option("--block", o.blocks, "Block sizes (default 512)")->delimiter(',');
   cmd.add_option("--mask", o.masks, "nomask, boolmask, bitmask (default: all three)")->delimiter(',');
+  cmd.add_option("--kind", o.kinds, "truncate, sample (default: truncate)")->delimiter(',');
 }
 
 namespace {
@@ -84,12 +85,20 @@ std::vector<KernelSpec> expand_variants(const VariantOptions& o) {
   for (const auto& m : o.masks) masks.push_back(parse_mask(m));
   if (masks.empty()) masks = {MaskKind::None, MaskKind::Bool, MaskKind::Bits};
   std::vector<int> blocks = o.blocks.empty() ? std::vector<int>{kDefaultBlock} : o.blocks;
+  std::vector<Kind> kinds;
+  for (const auto& k : o.kinds) {
+    if (k != "truncate" && k != "sample") throw_invalid("--kind", k, "expected truncate or sample");
+    kinds.push_back(k == "sample" ? Kind::Sample : Kind::Truncate);
+  }
+  if (kinds.empty()) kinds = {Kind::Truncate};
   std::vector<KernelSpec> out;
+  for (Kind kind : kinds)
   for (const auto& a : archs)
     for (const auto& [d, v] : dv)
       for (int b : blocks)
         for (MaskKind m : masks) {
           KernelSpec s;
+          s.kind = kind;
           s.dtype = d;
           s.vocab = v;
           s.block = b;

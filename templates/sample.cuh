@@ -1,0 +1,174 @@
+// The fused decode-step sampler (docs/semantics.md, "Sampling"); follows select.cuh.
+// temperature -> top-k -> top-p -> min-p -> Gumbel-max sample, one CTA per row. The token, the
+// mask, logZ and the logprobs all describe one kept set, and depend only on the row's own logits,
+// parameters, seed and offset.
+
+namespace sj {
+
+// Mirrored field for field by the host (src/sample_params.hpp). Null pointers mean default/off
+// for inputs and "not wanted" for outputs.
+struct SampleParams {
+  void* logits;
+  const int* top_k;
+  const float* top_p;
+  const float* min_p;
+  const float* temperature;
+  const unsigned long long* seed;
+  const unsigned long long* offset;
+  void* mask;
+  int* token32;
+  long long* token64;
+  float* logprob;      // sampled token, renormalized over the kept set
+  float* raw_logprob;  // sampled token, under the full post-temperature distribution
+  float* logz;         // log of the kept mass under the full post-temperature distribution
+  int* kept_count;
+  unsigned char* valid;
+  long long row_stride;
+  int batch;
+  int write_logits;  // nonzero: dropped tokens become -inf in place
+};
+
+// Philox4x32-10 (Salmon et al., SC'11).
+__device__ __forceinline__ uint4 philox4x32_10(uint4 c, uint2 k) {
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k.x += 0x9E3779B9u;
+      k.y += 0xBB67AE85u;
+    }
+    const u32 lo0 = 0xD2511F53u * c.x, hi0 = __umulhi(0xD2511F53u, c.x);
+    const u32 lo1 = 0xCD9E8D57u * c.z, hi1 = __umulhi(0xCD9E8D57u, c.z);
+    c = make_uint4(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+  }
+  return c;
+}
+
+// An exponential variate for token i: keyed by the seed, counted by (i, offset).
+__device__ __forceinline__ float exponential_noise(u64 seed, u64 offset, u32 i) {
+  const uint4 c = make_uint4(i, 0u, static_cast<u32>(offset), static_cast<u32>(offset >> 32));
+  const uint2 k = make_uint2(static_cast<u32>(seed), static_cast<u32>(seed >> 32));
+  const u32 w = philox4x32_10(c, k).x;
+  const float u = (static_cast<float>(w >> 8) + 0.5f) * 5.9604644775390625e-8f;  // (0, 1), 2^-24 steps
+  return -logf(u);
+}
+
+// Higher score wins; equal scores go to the lower index.
+__device__ __forceinline__ bool beats(float s, u32 i, float best_s, u32 best_i) {
+  return s > best_s || (s == best_s && i < best_i);
+}
+
+template <int DT, int V, int BLOCK, int MASK>
+__global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) {
+  typedef Row<DT, V, BLOCK> R;
+  typedef typename R::D D;
+  typedef typename R::Bits Bits;
+  __shared__ typename R::Smem sh;
+
+  const int row = blockIdx.x;
+  if (row >= a.batch) return;
+  const float t = a.temperature ? a.temperature[row] : 1.0f;
+  const bool greedy = !(t > 0.0f);  // also NaN
+  R r{static_cast<Bits*>(a.logits) + static_cast<long long>(row) * a.row_stride, sh, false, 0.0f,
+      greedy ? 1.0f : t};
+
+  const int k = a.top_k ? a.top_k[row] : 0;
+  const float p = a.top_p ? a.top_p[row] : 1.0f;
+  const float min_p = a.min_p ? a.min_p[row] : 0.0f;
+  const u64 seed = a.seed ? a.seed[row] : 0ull;
+  const u64 offset = a.offset ? a.offset[row] : 0ull;
+  const bool min_p_on = !greedy && min_p > 0.0f;  // false for NaN
+  // Greedy, and min-p above 1, keep exactly the rank-0 token: top-1.
+  const bool top1 = greedy || (min_p_on && min_p > 1.0f);
+  const bool k_on = top1 ? V > 1 : (k > 0 && k < V);
+  const bool p_on = !top1 && p < 1.0f;
+
+  const typename R::Cut cut = r.compute_cut(k_on, top1 ? 1 : k, p_on, p, true);
+
+  // Final pass: min-p, the sums behind logZ and the logprobs, the Gumbel-max draw, the mask and
+  // the in-place write, all in one read of the row.
+  u64 mass_all = 0, mass_kept = 0;
+  u32 kept = 0, best_i = kAllTies;
+  float best_s = -__int_as_float(0x7F800000);
+  for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
+    Bits v[R::U];
+    r.load_tile(base, v);
+#pragma unroll
+    for (int u = 0; u < R::U; ++u) {
+      const u32 i = base + u * BLOCK + threadIdx.x;
+      const bool in = i < static_cast<u32>(V);
+      const u32 key = to_key<D>(v[u]);
+      bool keep = in && key != 0 && (key > cut.key || (key == cut.key && i <= cut.index));
+      if (key != 0) {
+        const float w = r.weight(key);
+        if (keep && min_p_on && !(w >= min_p)) keep = false;
+        const u64 q = r.mass_of_weight(w);
+        mass_all += q;
+        if (keep) {
+          mass_kept += q;
+          ++kept;
+          const float z = r.max_is_inf ? (key == to_key<D>(D::kPosInf) ? 0.0f : -__int_as_float(0x7F800000))
+                                       : (key_to_float<D>(key) - r.xmax) / r.temperature;
+          const float s = z - logf(exponential_noise(seed, offset, i));
+          if (beats(s, i, best_s, best_i)) {
+            best_s = s;
+            best_i = i;
+          }
+        }
+      }
+      if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
+        r.x[i] = static_cast<Bits>(D::kNegInf);
+      r.template write_mask<MASK>(a.mask, row, i, keep);
+    }
+  }
+  mass_all = block_sum<BLOCK>(mass_all, sh.scratch);
+  mass_kept = block_sum<BLOCK>(mass_kept, sh.scratch);
+  kept = block_sum<BLOCK>(kept, sh.scratch);
+  // Block argmax with the same tie rule, reduced in a fixed order.
+  for (int o = 16; o > 0; o >>= 1) {
+    const float os = __shfl_xor_sync(0xFFFFFFFFu, best_s, o);
+    const u32 oi = __shfl_xor_sync(0xFFFFFFFFu, best_i, o);
+    if (beats(os, oi, best_s, best_i)) {
+      best_s = os;
+      best_i = oi;
+    }
+  }
+  __shared__ float warp_s[BLOCK / 32];
+  __shared__ u32 warp_i[BLOCK / 32];
+  if ((threadIdx.x & 31) == 0) {
+    warp_s[threadIdx.x >> 5] = best_s;
+    warp_i[threadIdx.x >> 5] = best_i;
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  for (int w = 1; w < BLOCK / 32; ++w)
+    if (beats(warp_s[w], warp_i[w], best_s, best_i)) {
+      best_s = warp_s[w];
+      best_i = warp_i[w];
+    }
+
+  const bool valid = cut.count > 0 && best_i != kAllTies;
+  const float nan = __int_as_float(0x7FC00000);
+  float logprob = nan, raw = nan, logz = nan;
+  if (valid && greedy) {
+    logprob = raw = logz = 0.0f;
+  } else if (valid) {
+    const u32 key = to_key<D>(r.x[best_i]);
+    const double z = r.max_is_inf ? 0.0
+                                  : (static_cast<double>(key_to_float<D>(key)) - static_cast<double>(r.xmax)) /
+                                        static_cast<double>(r.temperature);
+    const double log_kept = log(static_cast<double>(mass_kept)), log_all = log(static_cast<double>(mass_all));
+    const double log_scale = -static_cast<double>(R::kFracBits) * 0.69314718055994530942;
+    logprob = static_cast<float>(z - (log_kept + log_scale));
+    raw = static_cast<float>(z - (log_all + log_scale));
+    logz = static_cast<float>(log_kept - log_all);
+  }
+  const long long token = valid ? static_cast<long long>(best_i) : -1ll;
+  if (a.token32) a.token32[row] = static_cast<int>(token);
+  if (a.token64) a.token64[row] = token;
+  if (a.logprob) a.logprob[row] = logprob;
+  if (a.raw_logprob) a.raw_logprob[row] = raw;
+  if (a.logz) a.logz[row] = logz;
+  if (a.kept_count) a.kept_count[row] = valid ? static_cast<int>(kept) : 0;
+  if (a.valid) a.valid[row] = valid ? 1 : 0;
+}
+
+}  // namespace sj
