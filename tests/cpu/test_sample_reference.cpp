@@ -494,7 +494,7 @@ TEST_CASE("sample_row agrees with a brute-force definition on random rows", "[sa
   const float temps[] = {0.0f, -1.0f, kNaNF, 1e-3f, 0.25f, 0.5f, 1.0f, 1.0f, 2.0f, 5.0f, 1e4f, kInfF};
   const float ps[] = {1.0f, 1.0f, 0.9f, 0.5f, 0.25f, 0.75f, 0.3f, 0.99f, 0.0f, -0.0f, kNaNF, 2.0f};
   const float min_ps[] = {0.0f, 0.0f, kNaNF, -1.0f, 0.01f, 0.1f, 0.3f, 0.5f, 1.0f, 1.5f, 1e-30f};
-  int rows = 0, ambiguous = 0, sampled = 0, trimmed = 0;
+  int ambiguous = 0, sampled = 0, trimmed = 0;
   for (int iter = 0; iter < 2000; ++iter) {
     const DType dtype = std::array<DType, 3>{DType::F32, DType::F16, DType::BF16}[static_cast<std::size_t>(uni(0, 2))];
     const int V = uni(1, 40);
@@ -545,7 +545,6 @@ TEST_CASE("sample_row agrees with a brute-force definition on random rows", "[sa
     const auto got = ref::sample_row(row.dtype, row.data(), row.vocab(), sp);
     const Brute b = brute_force(row, sp);
     INFO(describe(row, sp));
-    ++rows;
     CHECK(got.valid == b.base.valid);
     CHECK(got.greedy == b.base.greedy);
     CHECK(got.order == b.base.order);
@@ -578,7 +577,6 @@ TEST_CASE("sample_row agrees with a brute-force definition on random rows", "[sa
     CHECK(got.log_z <= 0.0);
   }
   // The generator reaches the interesting cases.
-  CHECK(rows == 2000);
   CHECK(sampled > 1000);
   CHECK(trimmed > 500);
   CHECK(ambiguous < 5);
