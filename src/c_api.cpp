@@ -180,6 +180,10 @@ sj_status sj_sample(sj_kernel kernel, sj_stream stream, const sj_sample_args* ar
     a.valid = args->valid;
     a.mask = args->mask;
     a.write_logits = args->write_logits != 0;
+    a.kept_ids = args->kept_ids;
+    a.kept_ids_capacity = args->kept_ids_capacity;
+    a.csr_offsets = args->csr_offsets;
+    a.csr_ids = args->csr_ids;
     kernel->kernel.sample(reinterpret_cast<CUstream>(stream), a);
   });
 }

@@ -136,8 +136,8 @@ Compiled compile(const CompileInputs& in) {
   Program p;
   const std::string name = in.spec.canonical() + ".cu";
   SAMPLEJIT_NVRTC_CALL(api.createProgram(&p.prog, in.source.c_str(), name.c_str(), 0, nullptr, nullptr));
-  const std::string expr = kernel_name_expression(in.spec);
-  SAMPLEJIT_NVRTC_CALL(api.addNameExpression(p.prog, expr.c_str()));
+  const std::vector<std::string> exprs = kernel_name_expressions(in.spec);
+  for (const auto& e : exprs) SAMPLEJIT_NVRTC_CALL(api.addNameExpression(p.prog, e.c_str()));
   std::vector<const char*> argv;
   for (const auto& o : in.options) argv.push_back(o.c_str());
   const nvrtcResult rc = api.compileProgram(p.prog, static_cast<int>(argv.size()), argv.data());
@@ -153,9 +153,12 @@ Compiled compile(const CompileInputs& in) {
                                    in.spec.canonical(), api.getErrorString(rc), opts, out.log),
                        out.log, opts, in.nvrtc_version);
   }
-  const char* lowered = nullptr;
-  SAMPLEJIT_NVRTC_CALL(api.getLoweredName(p.prog, expr.c_str(), &lowered));
-  out.lowered_name = lowered;
+  for (const auto& e : exprs) {
+    const char* lowered = nullptr;
+    SAMPLEJIT_NVRTC_CALL(api.getLoweredName(p.prog, e.c_str(), &lowered));
+    out.lowered_names.emplace_back(lowered);
+  }
+  out.lowered_name = out.lowered_names.front();
   std::size_t size = 0;
   if (in.target.ptx) {
     SAMPLEJIT_NVRTC_CALL(api.getPTXSize(p.prog, &size));
@@ -182,6 +185,8 @@ nlohmann::json Compiled::metadata() const {
       {"target_kind", inputs.target.ptx ? "ptx" : "cubin"},
       {"name_expression", kernel_name_expression(inputs.spec)},
       {"lowered_name", lowered_name},
+      {"name_expressions", kernel_name_expressions(inputs.spec)},
+      {"lowered_names", lowered_names},
       {"registers", registers},
       {"spill_stores", spill_stores},
       {"spill_loads", spill_loads},
@@ -197,6 +202,10 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
   c.binary = std::move(binary);
   try {
     c.lowered_name = meta.at("lowered_name").get<std::string>();
+    c.lowered_names = meta.at("lowered_names").get<std::vector<std::string>>();
+    if (meta.at("name_expressions").get<std::vector<std::string>>() != kernel_name_expressions(inputs.spec) ||
+        c.lowered_names.empty() || c.lowered_names.front() != c.lowered_name)
+      throw Error(ErrorCode::Cache, "cache entry's entry points do not match this build");
     c.log = meta.value("log", "");
     c.registers = meta.value("registers", -1);
     c.spill_stores = meta.value("spill_stores", -1);

@@ -49,6 +49,12 @@ std::string kernel_name_expression(const KernelSpec& spec) {
   return fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec));
 }
 
+std::vector<std::string> kernel_name_expressions(const KernelSpec& spec) {
+  std::vector<std::string> names = {kernel_name_expression(spec)};
+  if (spec.kind == Kind::Sample) names.emplace_back("&sj::csr_pack_kernel");
+  return names;
+}
+
 std::string render(const KernelSpec& spec) {
   spec.validate();
   const bool sample = spec.kind == Kind::Sample;

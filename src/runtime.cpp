@@ -35,6 +35,7 @@ struct Kernel::Impl {
   CUcontext context = nullptr;  // the device's primary context (retained by the runtime)
   CUlibrary library = nullptr;
   CUkernel kernel = nullptr;
+  CUkernel csr_pack = nullptr;  // sample specs only
 
   // A thread with no current context gets the kernel's; another device's context is an error.
   void make_current() const {
@@ -108,8 +109,15 @@ void Kernel::sample(CUstream stream, const SampleArgs& a) const {
     throw_invalid("mask", "0", fmt::format("spec {} writes a mask; pass its buffer", s.canonical()));
   if (s.mask == MaskKind::None && a.mask != 0)
     throw_invalid("mask", fmt::format("{:#x}", a.mask), fmt::format("spec {} has no mask output", s.canonical()));
+  if ((a.kept_ids != 0) != (a.kept_ids_capacity > 0))
+    throw_invalid("kept_ids_capacity", std::to_string(a.kept_ids_capacity),
+                  "must be > 0 exactly when kept_ids is given");
+  if ((a.csr_offsets != 0) != (a.csr_ids != 0))
+    throw_invalid(a.csr_offsets ? "csr_ids" : "csr_offsets", "0", "CSR output needs both csr_offsets and csr_ids");
+  if (a.csr_offsets && (!a.kept_ids || !a.kept_count))
+    throw_invalid("kept_ids", "0", "CSR output is packed from kept_ids and kept_count; pass both");
   if (!a.token32 && !a.token64 && !a.logprob && !a.raw_logprob && !a.logz && !a.kept_count && !a.valid && !a.mask &&
-      !a.write_logits)
+      !a.write_logits && !a.kept_ids)
     throw_invalid("outputs", "none", "ask for at least one output (token, logprob, logz, mask, ...)");
   impl_->make_current();
   detail::SampleParams params = detail::make_sample_params(a);
@@ -117,6 +125,16 @@ void Kernel::sample(CUstream stream, const SampleArgs& a) const {
   SAMPLEJIT_CU_CALL(detail::driver().launchKernel(reinterpret_cast<CUfunction>(impl_->kernel),
                                                  static_cast<unsigned>(a.batch), 1, 1,
                                                  static_cast<unsigned>(s.block), 1, 1, 0, stream, args, nullptr));
+  if (a.csr_offsets) {
+    const void* kept_count = reinterpret_cast<const void*>(a.kept_count);
+    const void* kept_ids = reinterpret_cast<const void*>(a.kept_ids);
+    int capacity = a.kept_ids_capacity, rows = static_cast<int>(a.batch);
+    void* offsets = reinterpret_cast<void*>(a.csr_offsets);
+    void* ids = reinterpret_cast<void*>(a.csr_ids);
+    void* pack_args[] = {&kept_count, &kept_ids, &capacity, &rows, &offsets, &ids};
+    SAMPLEJIT_CU_CALL(detail::driver().launchKernel(reinterpret_cast<CUfunction>(impl_->csr_pack), 1, 1, 1, 1024, 1, 1,
+                                                   0, stream, pack_args, nullptr));
+  }
 }
 
 struct Runtime::Impl {
@@ -252,6 +270,10 @@ struct Runtime::Impl {
     SAMPLEJIT_CU_CALL(cu.libraryLoadData(&k->library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
     loads++;
     SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->kernel, k->library, c.lowered_name.c_str()));
+    if (spec.kind == Kind::Sample) {
+      if (c.lowered_names.size() < 2) throw Error(ErrorCode::Internal, "sample module lacks its CSR packer");
+      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->csr_pack, k->library, c.lowered_names[1].c_str()));
+    }
     return k;
   }
 };

@@ -23,9 +23,11 @@ struct SampleParams {
   float* logz;         // log of the kept mass under the full post-temperature distribution
   int* kept_count;
   unsigned char* valid;
+  int* kept_ids;  // [batch, kept_ids_capacity]: the first kept token ids, ascending
   long long row_stride;
   int batch;
   int write_logits;  // nonzero: dropped tokens become -inf in place
+  int kept_ids_capacity;
 };
 
 // Philox4x32-10 (Salmon et al., SC'11).
@@ -86,7 +88,7 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
   // Final pass: min-p, the sums behind logZ and the logprobs, the Gumbel-max draw, the mask and
   // the in-place write, all in one read of the row.
   u64 mass_all = 0, mass_kept = 0;
-  u32 kept = 0, best_i = kAllTies;
+  u32 kept = 0, best_i = kAllTies, ids_written = 0;
   float best_s = -__int_as_float(0x7F800000);
   for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
     Bits v[R::U];
@@ -113,6 +115,22 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
             best_i = i;
           }
         }
+      }
+      if (a.kept_ids) {
+        // Position among kept tokens in index order: ballots within warps, warps in order.
+        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        const u32 ballot = __ballot_sync(0xFFFFFFFFu, keep);
+        if (lane == 0) sh.scratch[warp] = __popc(ballot);
+        __syncthreads();
+        u32 pos = ids_written + __popc(ballot & ((1u << lane) - 1u)), tile = 0;
+        for (int w = 0; w < BLOCK / 32; ++w) {
+          if (w < warp) pos += static_cast<u32>(sh.scratch[w]);
+          tile += static_cast<u32>(sh.scratch[w]);
+        }
+        if (keep && pos < static_cast<u32>(a.kept_ids_capacity))
+          a.kept_ids[static_cast<long long>(row) * a.kept_ids_capacity + pos] = static_cast<int>(i);
+        ids_written += tile;
+        __syncthreads();
       }
       if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
         r.x[i] = static_cast<Bits>(D::kNegInf);
@@ -169,6 +187,38 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
   if (a.logz) a.logz[row] = logz;
   if (a.kept_count) a.kept_count[row] = valid ? static_cast<int>(kept) : 0;
   if (a.valid) a.valid[row] = valid ? 1 : 0;
+}
+
+// Packs the padded kept ids of sample_kernel into CSR: offsets[batch + 1] and ids. A row whose
+// kept set exceeds the capacity (or that has no candidate) gets an empty range. One CTA of 1024.
+__global__ void __launch_bounds__(1024, 1)
+    csr_pack_kernel(const int* kept_count, const int* kept_ids, int capacity, int batch, long long* offsets,
+                    int* ids) {
+  __shared__ u64 scratch[32];
+  __shared__ long long chunk_offsets[1024];
+  long long running = 0;
+  for (int first = 0; first < batch; first += 1024) {
+    const int r = first + static_cast<int>(threadIdx.x);
+    const int n = r < batch ? kept_count[r] : 0;
+    const u64 len = n > 0 && n <= capacity ? static_cast<u64>(n) : 0ull;
+    u64 total;
+    const u64 before = block_exclusive_scan<1024>(len, scratch, total);
+    chunk_offsets[threadIdx.x] = running + static_cast<long long>(before);
+    if (r < batch) offsets[r] = running + static_cast<long long>(before);
+    __syncthreads();
+    // One warp per row copies its ids.
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int rows = batch - first < 1024 ? batch - first : 1024;
+    for (int j = warp; j < rows; j += 32) {
+      const int m = kept_count[first + j];
+      if (m <= 0 || m > capacity) continue;
+      const int* src = kept_ids + static_cast<long long>(first + j) * capacity;
+      for (int e = lane; e < m; e += 32) ids[chunk_offsets[j] + e] = src[e];
+    }
+    running += static_cast<long long>(total);
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) offsets[batch] = running;
 }
 
 }  // namespace sj

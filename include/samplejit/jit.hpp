@@ -16,6 +16,8 @@ namespace samplejit {
 std::string render(const KernelSpec& spec);
 // The NVRTC name expression whose lowered name is the kernel entry point.
 std::string kernel_name_expression(const KernelSpec& spec);
+// Every entry point of the unit, the main one first (sample specs also carry the CSR packer).
+std::vector<std::string> kernel_name_expressions(const KernelSpec& spec);
 
 struct NvrtcInfo {
   int major = 0, minor = 0;
@@ -50,7 +52,8 @@ std::vector<std::string> compile_options(const Target& target);
 struct Compiled {
   CompileInputs inputs;
   std::vector<char> binary;
-  std::string lowered_name;
+  std::string lowered_name;                        // of the main entry point
+  std::vector<std::string> lowered_names;          // parallel to kernel_name_expressions()
   std::string log;
   int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;  // -1: unknown (PTX)
   double compile_seconds = 0;

@@ -74,6 +74,13 @@ typedef struct sj_sample_args {
   sj_deviceptr valid;       /* uint8 out */
   sj_deviceptr mask;        /* per the kernel's mask kind, else 0 */
   int32_t write_logits;     /* nonzero: dropped tokens become -inf in place */
+  /* Kept sets for RL replay: kept_ids int32 [batch, kept_ids_capacity] (ascending ids); with
+   * csr_offsets int64 [batch + 1] and csr_ids int32 [batch * kept_ids_capacity], also packed into
+   * CSR by a second launch. Rows whose kept set exceeds the capacity get an empty range. */
+  sj_deviceptr kept_ids;
+  int32_t kept_ids_capacity;
+  sj_deviceptr csr_offsets;
+  sj_deviceptr csr_ids;
 } sj_sample_args;
 
 int sj_abi_version(void);

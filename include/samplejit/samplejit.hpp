@@ -67,6 +67,13 @@ struct SampleArgs {
   CUdeviceptr valid = 0;        // uint8: 0 for a row with no candidate
   CUdeviceptr mask = 0;         // per the spec's mask kind
   bool write_logits = false;    // true: dropped tokens become -inf in place
+  // Kept sets for RL replay. kept_ids: int32 [batch, kept_ids_capacity], each row's first kept
+  // token ids in ascending order (a row keeps kept_count of them). With csr_offsets
+  // (int64 [batch + 1]) and csr_ids (int32 [batch * kept_ids_capacity]) a second launch packs
+  // them into CSR; rows whose kept set exceeds the capacity get an empty range.
+  CUdeviceptr kept_ids = 0;
+  int kept_ids_capacity = 0;
+  CUdeviceptr csr_offsets = 0, csr_ids = 0;
 };
 
 // A loaded kernel for one (device, spec). Cheap to copy; keeps its library loaded.

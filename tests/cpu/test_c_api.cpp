@@ -222,7 +222,30 @@ TEST_CASE("c_api kernel functions reject NULL kernels", "[c_api]") {
   CHECK(sj_truncate(nullptr, nullptr, 0x1000, 32000, 1, 0, 0, 0) == SJ_ERROR_INVALID_ARGUMENT);
   CHECK(mentions(last_error(), "kernel"));
 
+  sj_sample_args args{};
+  args.struct_size = sizeof args;
+  CHECK(sj_sample(nullptr, nullptr, &args) == SJ_ERROR_INVALID_ARGUMENT);
+  CHECK(mentions(last_error(), "kernel"));
+
   sj_kernel_release(nullptr);  // safe
+}
+
+TEST_CASE("c_api sj_prepare rejects an unknown kind", "[c_api]") {
+  sj_runtime rt = nullptr;
+  REQUIRE(sj_runtime_create(nullptr, &rt) == SJ_OK);
+  sj_kernel_desc d{};
+  d.struct_size = sizeof d;
+  d.dtype = SJ_DTYPE_BF16;
+  d.vocab = 32000;
+  d.mask = SJ_MASK_NONE;
+  const int bad_kind = 9;
+  std::memcpy(&d.kind, &bad_kind, sizeof bad_kind);
+  sj_kernel k = reinterpret_cast<sj_kernel>(0x1);
+  CHECK(sj_prepare(rt, &d, 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
+  CHECK(mentions(last_error(), "desc->kind"));
+  CHECK(mentions(last_error(), "9"));
+  CHECK(k == nullptr);
+  sj_runtime_destroy(rt);
 }
 
 TEST_CASE("c_api sj_last_error is per thread and cleared by success", "[c_api]") {

@@ -244,3 +244,20 @@ TEST_CASE("without a GPU, prepare fails with a clear NotAvailable error", "[runt
     CHECK_THAT(e.what(), Catch::Contains("driver"));
   }
 }
+
+TEST_CASE("sample variants compile for sm_90 with zero spills and both entry points", "[compile][matrix]") {
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{31}, std::int64_t{151936}})
+      for (MaskKind m : {MaskKind::None, MaskKind::Bits})
+        for (int block : {256, 512}) {
+          KernelSpec s = spec_of(d, v, block, m);
+          s.kind = Kind::Sample;
+          CHECK(KernelSpec::parse(s.canonical()) == s);
+          const Compiled c = compile(make_compile_inputs(s));
+          INFO(s.canonical());
+          CHECK(c.lowered_names.size() == 2);
+          CHECK(c.spill_stores == 0);
+          CHECK(c.spill_loads == 0);
+          CHECK(c.stack_bytes == 0);
+        }
+}

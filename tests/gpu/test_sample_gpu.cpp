@@ -52,7 +52,11 @@ struct Outputs {
   std::vector<float> logprob, raw, logz;
   std::vector<std::uint8_t> valid, mask;
   std::vector<char> logits;
+  std::vector<std::int64_t> csr_offsets;
+  std::vector<std::int32_t> csr_ids;
 };
+
+constexpr int kCsrCapacity = 64;
 
 template <class T>
 DeviceBuffer upload(const std::vector<T>& v) {
@@ -79,8 +83,9 @@ Outputs run(const Kernel& k, const std::vector<char>& logits, std::int64_t B, st
   const std::size_t mask_bytes = s.mask == MaskKind::Bool   ? n * static_cast<std::size_t>(s.vocab)
                                  : s.mask == MaskKind::Bits ? n * static_cast<std::size_t>((s.vocab + 31) / 32) * 4
                                                             : 0;
-  DeviceBuffer t32(n * 4), t64(n * 8), lp(n * 4), raw(n * 4), lz(n * 4), kc(n * 4), va(n), mask(mask_bytes);
-  for (const DeviceBuffer* b : {&t32, &t64, &lp, &raw, &lz, &kc, &va, &mask})
+  DeviceBuffer t32(n * 4), t64(n * 8), lp(n * 4), raw(n * 4), lz(n * 4), kc(n * 4), va(n), mask(mask_bytes),
+      kept_ids(n * kCsrCapacity * 4), offsets((n + 1) * 8), ids(n * kCsrCapacity * 4);
+  for (const DeviceBuffer* b : {&t32, &t64, &lp, &raw, &lz, &kc, &va, &mask, &kept_ids, &offsets, &ids})
     if (b->bytes()) SAMPLEJIT_CU_CALL(cu.memsetD8(b->get(), 0xA5, b->bytes()));  // poison
   SampleArgs a;
   a.logits = x.get();
@@ -101,6 +106,10 @@ Outputs run(const Kernel& k, const std::vector<char>& logits, std::int64_t B, st
   a.valid = va.get();
   a.mask = mask.get();
   a.write_logits = write_logits;
+  a.kept_ids = kept_ids.get();
+  a.kept_ids_capacity = kCsrCapacity;
+  a.csr_offsets = offsets.get();
+  a.csr_ids = ids.get();
   detail::Stream st;
   k.sample(st.get(), a);
   st.sync();
@@ -114,6 +123,8 @@ Outputs run(const Kernel& k, const std::vector<char>& logits, std::int64_t B, st
   o.valid = download<std::uint8_t>(va, n);
   o.mask = download<std::uint8_t>(mask, mask_bytes);
   if (write_logits) o.logits = download<char>(x, logits.size());
+  o.csr_offsets = download<std::int64_t>(offsets, n + 1);
+  o.csr_ids = download<std::int32_t>(ids, n * kCsrCapacity);
   return o;
 }
 
@@ -299,7 +310,9 @@ TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference
       in.offset[r] = static_cast<std::uint64_t>(r);
     }
     const Outputs o = run(k, logits, B, V, in, true);
-    std::int64_t checked = 0, boundary = 0, token_exact = 0;
+    std::int64_t checked = 0, boundary = 0, token_exact = 0, csr_rows = 0;
+    REQUIRE(o.csr_offsets[0] == 0);
+    for (std::int64_t r = 0; r < B; ++r) REQUIRE(o.csr_offsets[r + 1] >= o.csr_offsets[r]);
     const std::int64_t W = (V + 31) / 32;
     for (std::int64_t r = 0; r < B; ++r) {
       const char* row = logits.data() + r * V * es;
@@ -312,6 +325,7 @@ TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference
         CHECK(o.token64[r] == -1);
         CHECK(o.kept[r] == 0);
         CHECK(std::isnan(o.logz[r]));
+        CHECK(o.csr_offsets[r + 1] == o.csr_offsets[r]);
         continue;
       }
       REQUIRE(o.valid[r] == 1);
@@ -328,6 +342,17 @@ TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference
       }
       CHECK(mask_count == o.kept[r]);
       CHECK(logit_count == o.kept[r]);
+      // The CSR kept set: ascending ids of exactly the masked tokens, or empty past the capacity.
+      std::vector<std::int32_t> expect_ids;
+      if (o.kept[r] <= kCsrCapacity)
+        for (std::int64_t i = 0; i < V; ++i) {
+          std::uint32_t w;
+          std::memcpy(&w, o.mask.data() + (r * W + i / 32) * 4, 4);
+          if ((w >> (i % 32)) & 1u) expect_ids.push_back(static_cast<std::int32_t>(i));
+        }
+      const std::vector<std::int32_t> got(o.csr_ids.begin() + o.csr_offsets[r], o.csr_ids.begin() + o.csr_offsets[r + 1]);
+      CHECK(got == expect_ids);
+      ++csr_rows;
       const auto pos = std::find(ref.order.begin(), ref.order.end(), o.token64[r]) - ref.order.begin();
       CHECK(pos < o.kept[r]);  // the token is kept
       if (in.temperature[r] == 0.0f) {
@@ -367,9 +392,9 @@ TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference
       }
     }
     std::printf("sample numbers %s: %lld rows compared to float64, %lld at a p/min-p boundary, %lld tokens matched "
-                "the CPU-drawn noise exactly\n",
+                "the CPU-drawn noise exactly, %lld CSR rows checked\n",
                 std::string(to_string(d)).c_str(), static_cast<long long>(checked), static_cast<long long>(boundary),
-                static_cast<long long>(token_exact));
+                static_cast<long long>(token_exact), static_cast<long long>(csr_rows));
     CHECK(checked > B / 2);
     CHECK(boundary <= B / 50);
     CHECK(token_exact > checked / 2);
