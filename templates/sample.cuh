@@ -49,8 +49,10 @@ __device__ __forceinline__ float exponential_noise(u64 seed, u64 offset, u32 i) 
   const uint4 c = make_uint4(i, 0u, static_cast<u32>(offset), static_cast<u32>(offset >> 32));
   const uint2 k = make_uint2(static_cast<u32>(seed), static_cast<u32>(seed >> 32));
   const u32 w = philox4x32_10(c, k).x;
-  const float u = (static_cast<float>(w >> 8) + 0.5f) * 5.9604644775390625e-8f;  // (0, 1), 2^-24 steps
-  return -logf(u);
+  // u in (0, 1) on a 2^-24 grid. Formed in float64: in fp32, (2^24 - 1) + 0.5 rounds to 2^24,
+  // which would make u = 1 and the variate 0 (an infinite score) once in 2^24 draws.
+  const double u = (static_cast<double>(w >> 8) + 0.5) * 5.9604644775390625e-8;
+  return static_cast<float>(-log(u));
 }
 
 // Higher score wins; equal scores go to the lower index.

@@ -1,9 +1,8 @@
 // samplejit 0.1.0 generated for truncate-bf16-v151936-b512-bitmask-sm_90
-// Exact top-k -> top-p truncation of logits in place; one CTA per row.
+// Row selection shared by the truncation and sampling kernels; one CTA per row.
 //
-// Rendering appends one explicit instantiation of sj::truncate_kernel for a spec's
-// (dtype, vocab, block, mask); this file is otherwise compiled as written. It must stay
-// self-contained: NVRTC sees no headers.
+// Rendering concatenates this file, the kernel's own template and one explicit instantiation;
+// nothing is substituted. The unit must stay self-contained: NVRTC sees no headers.
 //
 // Method: logits become order-preserving unsigned keys (NaN and -inf -> key 0, which is never
 // kept; -0 folds onto +0). Top-k is an MSD radix select on key counts; top-p is a second radix
@@ -181,6 +180,7 @@ struct Row {
   Smem& sh;
   bool max_is_inf;
   float xmax;
+  float temperature;  // > 0; masses are exp((x - xmax) / temperature)
 
   // Issues all U loads of a tile before any is used, to keep enough bytes in flight.
   __device__ void load_tile(u32 base, Bits (&v)[U]) const {
@@ -205,16 +205,20 @@ struct Row {
     }
   }
 
-  __device__ u64 mass(u32 key) const {
-    constexpr float kScale = static_cast<float>(1ull << kFracBits);
-    float e;
-    if (max_is_inf) {
-      e = key == to_key<D>(D::kPosInf) ? 1.0f : 0.0f;
-    } else {
-      e = expf(key_to_float<D>(key) - xmax);
-    }
-    return __float2ull_rn(e * kScale);
+  // The unnormalized post-temperature softmax weight exp((x - xmax) / temperature), in (0, 1].
+  // With a +inf max, +inf tokens weigh 1 and all others 0 (the limit of the softmax).
+  __device__ float weight(u32 key) const {
+    if (max_is_inf) return key == to_key<D>(D::kPosInf) ? 1.0f : 0.0f;
+    return expf((key_to_float<D>(key) - xmax) / temperature);
   }
+
+  // A weight in 64-bit fixed point, so that sums are exact and order-independent.
+  __device__ static u64 mass_of_weight(float w) {
+    constexpr float kScale = static_cast<float>(1ull << kFracBits);
+    return __float2ull_rn(w * kScale);
+  }
+
+  __device__ u64 mass(u32 key) const { return mass_of_weight(weight(key)); }
 
   // Finds the bin holding the remaining-th unit (count or mass) counting from the top bin.
   template <class T>
@@ -394,7 +398,113 @@ struct Row {
     }
     return kAllTies;  // unreachable when n <= number of matches
   }
+  struct Cut {
+    u32 key, index;  // keep(i) <=> key(i) != 0 && (key(i) > key || (key(i) == key && i <= index))
+    u32 count;       // candidates in the row
+    u32 max_key;
+  };
+
+  // Pass 1 (candidate count, max and, for top-k, the first-digit histogram), then top-k and
+  // top-p. With stats, pass 1 runs even when both are off. Sets max_is_inf and xmax.
+  __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p, bool stats) {
+    auto want_p = [p](u64 total) {
+      double t = ceil(static_cast<double>(p) * static_cast<double>(total));
+      if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
+      if (t > static_cast<double>(total)) t = static_cast<double>(total);
+      return static_cast<u64>(t);
+    };
+
+    Cut out;
+    out.key = 0;  // key 0: keep every candidate
+    out.index = kAllTies;
+    out.count = 0;
+    out.max_key = 0;
+    if (k_on || p_on || stats) {
+      // Pass 1: candidate count, max, and (for top-k) the first-digit histogram.
+      constexpr int kShift0 = Dig::shift(0);
+      if (k_on) {
+        for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) sh.hist.count[b] = 0;
+        __syncthreads();
+      }
+      u32 count = 0, max_key = 0;
+      for_each([&](u32, u32 key) {
+        count += key != 0;
+        max_key = max(max_key, key);
+        if (k_on && key != 0) atomicAdd(&sh.hist.count[key >> kShift0], 1u);
+      });
+      count = block_sum<BLOCK>(count, sh.scratch);
+      max_key = block_max<BLOCK>(max_key, sh.scratch);
+      out.count = count;
+      out.max_key = max_key;
+      max_is_inf = max_key == to_key<D>(D::kPosInf);
+      xmax = key_to_float<D>(max_key);
+
+      bool done = false;
+      if (k_on && static_cast<u32>(k) < count) {
+        u32 bin;
+        u64 above;
+        find_bin(sh.hist.count, Dig::kMaxBins, static_cast<u64>(k), bin, above);
+        if (above + sh.hist.count[bin] <= static_cast<u64>(kCandidateCap)) {
+          __syncthreads();  // the histogram shares storage with the candidates
+          // Pass 2: gather and sort; top-k is the first k, top-p a mass prefix of those.
+          gather_sorted(bin);
+          const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+          const u64 c = sh.hist.candidate[pos];
+          out.key = static_cast<u32>(c >> 32);
+          out.index = ~static_cast<u32>(c);
+          done = true;
+        }
+        __syncthreads();
+      }
+      if (!done && k_on && static_cast<u32>(k) < count) {
+        auto all = [](u32, u32) { return true; };
+        auto want_k = [k](u64) { return static_cast<u64>(k); };
+        const Selected s = select<false>(all, want_k);
+        out.key = s.key;
+        const u32 need = static_cast<u32>(s.remaining);
+        out.index = need >= s.at_key ? kAllTies : nth_with_key(s.key, need);
+      }
+      if (!done && p_on && count > 0) {
+        const u32 k_key = out.key, k_index = out.index;
+        auto survivor = [k_key, k_index](u32 i, u32 key) {
+          return key > k_key || (key == k_key && i <= k_index);
+        };
+        const Selected s = select<true>(survivor, want_p);
+        const u64 unit = mass(s.key);  // every token at this key carries the same mass
+        const u64 ties_needed = (s.remaining + unit - 1) / unit;
+        const u64 ties_present = s.at_key / unit;
+        out.key = s.key;
+        if (ties_needed >= ties_present)
+          out.index = s.key == k_key ? k_index : kAllTies;
+        else
+          out.index = nth_with_key(s.key, static_cast<u32>(ties_needed));
+      }
+    }
+    return out;
+  }
+
+  // Writes one element's mask entry; every lane of the block calls it for the same u.
+  template <int MASK>
+  __device__ void write_mask(void* mask_out, long long row, u32 i, bool keep) const {
+    if (MASK == kMaskBool) {
+      if (i < static_cast<u32>(V)) static_cast<unsigned char*>(mask_out)[row * V + i] = keep ? 1 : 0;
+    } else if (MASK == kMaskBits) {
+      const int lane = threadIdx.x & 31;
+      const u32 word = __ballot_sync(0xFFFFFFFFu, keep);
+      const u32 first = i - static_cast<u32>(lane);
+      if (lane == 0 && first < static_cast<u32>(V)) {
+        constexpr long long kWords = (static_cast<long long>(V) + 31) / 32;
+        static_cast<u32*>(mask_out)[row * kWords + first / 32] = word;
+      }
+    }
+  }
 };
+
+}  // namespace sj
+
+// Exact top-k -> top-p truncation of logits in place (docs/semantics.md); follows select.cuh.
+
+namespace sj {
 
 template <int DT, int V, int BLOCK, int MASK>
 __global__ void __launch_bounds__(BLOCK, 1)
@@ -407,83 +517,17 @@ __global__ void __launch_bounds__(BLOCK, 1)
 
   const int row = blockIdx.x;
   if (row >= batch) return;
-  R r{static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, sh, false, 0.0f};
+  R r{static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, sh, false, 0.0f, 1.0f};
 
   const int k = top_k ? top_k[row] : 0;
   const float p = top_p ? top_p[row] : 1.0f;
   const bool k_on = k > 0 && k < V;
   const bool p_on = p < 1.0f;  // false for NaN
 
-  auto want_p = [p](u64 total) {
-    double t = ceil(static_cast<double>(p) * static_cast<double>(total));
-    if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
-    if (t > static_cast<double>(total)) t = static_cast<double>(total);
-    return static_cast<u64>(t);
-  };
-
-  u32 cut_key = 0, cut_index = kAllTies;  // key 0: keep every candidate
-  if (k_on || p_on) {
-    // Pass 1: candidate count, max, and (for top-k) the first-digit histogram.
-    constexpr int kShift0 = R::Dig::shift(0);
-    if (k_on) {
-      for (int b = threadIdx.x; b < R::Dig::kMaxBins; b += BLOCK) sh.hist.count[b] = 0;
-      __syncthreads();
-    }
-    u32 count = 0, max_key = 0;
-    r.for_each([&](u32, u32 key) {
-      count += key != 0;
-      max_key = max(max_key, key);
-      if (k_on && key != 0) atomicAdd(&sh.hist.count[key >> kShift0], 1u);
-    });
-    count = block_sum<BLOCK>(count, sh.scratch);
-    max_key = block_max<BLOCK>(max_key, sh.scratch);
-    r.max_is_inf = max_key == to_key<D>(D::kPosInf);
-    r.xmax = key_to_float<D>(max_key);
-
-    bool done = false;
-    if (k_on && static_cast<u32>(k) < count) {
-      u32 bin;
-      u64 above;
-      r.find_bin(sh.hist.count, R::Dig::kMaxBins, static_cast<u64>(k), bin, above);
-      if (above + sh.hist.count[bin] <= static_cast<u64>(kCandidateCap)) {
-        __syncthreads();  // the histogram shares storage with the candidates
-        // Pass 2: gather and sort; top-k is the first k, top-p a mass prefix of those.
-        r.gather_sorted(bin);
-        const u32 pos = p_on ? r.mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
-        const u64 c = sh.hist.candidate[pos];
-        cut_key = static_cast<u32>(c >> 32);
-        cut_index = ~static_cast<u32>(c);
-        done = true;
-      }
-      __syncthreads();
-    }
-    if (!done && k_on && static_cast<u32>(k) < count) {
-      auto all = [](u32, u32) { return true; };
-      auto want_k = [k](u64) { return static_cast<u64>(k); };
-      const typename R::Selected s = r.template select<false>(all, want_k);
-      cut_key = s.key;
-      const u32 need = static_cast<u32>(s.remaining);
-      cut_index = need >= s.at_key ? kAllTies : r.nth_with_key(s.key, need);
-    }
-    if (!done && p_on && count > 0) {
-      const u32 k_key = cut_key, k_index = cut_index;
-      auto survivor = [k_key, k_index](u32 i, u32 key) {
-        return key > k_key || (key == k_key && i <= k_index);
-      };
-      const typename R::Selected s = r.template select<true>(survivor, want_p);
-      const u64 unit = r.mass(s.key);  // every token at this key carries the same mass
-      const u64 ties_needed = (s.remaining + unit - 1) / unit;
-      const u64 ties_present = s.at_key / unit;
-      cut_key = s.key;
-      if (ties_needed >= ties_present)
-        cut_index = s.key == k_key ? k_index : kAllTies;
-      else
-        cut_index = r.nth_with_key(s.key, static_cast<u32>(ties_needed));
-    }
-  }
+  const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
+  const u32 cut_key = cut.key, cut_index = cut.index;
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
-  const int lane = threadIdx.x & 31;
   for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
     Bits v[R::U];
     r.load_tile(base, v);
@@ -494,16 +538,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
       const u32 key = to_key<D>(v[u]);
       const bool keep = in && key != 0 && (key > cut_key || (key == cut_key && i <= cut_index));
       if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.x[i] = static_cast<Bits>(D::kNegInf);
-      if (MASK == kMaskBool) {
-        if (in) static_cast<unsigned char*>(mask_out)[static_cast<long long>(row) * V + i] = keep ? 1 : 0;
-      } else if (MASK == kMaskBits) {
-        const u32 word = __ballot_sync(0xFFFFFFFFu, keep);
-        const u32 first = i - static_cast<u32>(lane);
-        if (lane == 0 && first < static_cast<u32>(V)) {
-          constexpr long long kWords = (static_cast<long long>(V) + 31) / 32;
-          static_cast<u32*>(mask_out)[static_cast<long long>(row) * kWords + first / 32] = word;
-        }
-      }
+      r.template write_mask<MASK>(mask_out, row, i, keep);
     }
   }
 }

@@ -445,3 +445,33 @@ TEST_CASE("sampling in a CUDA graph replays with parameters changed through the 
   cu.graphExecDestroy(exec);
   cu.graphDestroy(graph);
 }
+
+TEST_CASE("the largest noise word does not make an infinite score", "[gpu][sample]") {
+  // Find (offset, token) whose noise word has its top 24 bits all set: the draw where an fp32
+  // u = ((w >> 8) + 0.5) * 2^-24 would round to 1 and give that token an infinite score.
+  const std::int64_t V = 64;
+  const std::uint64_t seed = 1234;
+  std::uint64_t offset = 0;
+  std::uint32_t token = 0;
+  bool found = false;
+  for (std::uint64_t o = 0; o < (1ull << 26) && !found; ++o)
+    for (std::uint32_t i = 0; i < V && !found; ++i)
+      if ((ref::noise_word(seed, o, i) >> 8) == 0xFFFFFFu) {
+        offset = o;
+        token = i;
+        found = true;
+      }
+  REQUIRE(found);
+  std::vector<float> row(V, 0.0f);
+  row[token] = -30.0f;  // probability about e^-30 / 63
+  std::vector<char> logits(V * 4);
+  std::memcpy(logits.data(), row.data(), V * 4);
+  Inputs in(1);
+  in.seed[0] = seed;
+  in.offset[0] = offset;
+  const Outputs o = run(sampler(DType::F32, V), logits, 1, V, in);
+  std::printf("edge noise word: seed %llu offset %llu token %u -> sampled %d\n", static_cast<unsigned long long>(seed),
+              static_cast<unsigned long long>(offset), token, o.token32[0]);
+  CHECK(o.token32[0] != static_cast<std::int32_t>(token));
+  CHECK(std::isfinite(o.logprob[0]));
+}
