@@ -2,6 +2,8 @@
 // Kept deliberately simple: decode, sort, accumulate. Speed matters only enough for `verify`.
 #include "samplejit/reference.hpp"
 
+#include "compensated_sum.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -46,20 +48,6 @@ void check_row_args(DType dtype, const void* row, std::int64_t vocab) {
 
 bool is_candidate(double x) { return !std::isnan(x) && x != -std::numeric_limits<double>::infinity(); }
 
-// Neumaier-compensated running sum: keeps the float64 reference well inside 1e-12 of the exact
-// value even for large vocabularies, so it is a sharper judge than the tolerance it enforces.
-struct CompensatedSum {
-  double sum = 0.0, carry = 0.0;
-  void add(double v) {
-    const double t = sum + v;
-    if (std::fabs(sum) >= std::fabs(v))
-      carry += (sum - t) + v;
-    else
-      carry += (v - t) + sum;
-    sum = t;
-  }
-  double value() const { return sum + carry; }
-};
 
 }  // namespace
 

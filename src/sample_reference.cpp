@@ -3,6 +3,8 @@
 // the statistical tests. Like src/reference.cpp it is kept simple: decode, sort, accumulate.
 #include "samplejit/sample_reference.hpp"
 
+#include "compensated_sum.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,19 +21,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Neumaier-compensated running sum (the same scheme as the truncation reference).
-struct KahanNeumaier {
-  double sum = 0.0, carry = 0.0;
-  void add(double v) {
-    const double t = sum + v;
-    if (std::fabs(sum) >= std::fabs(v))
-      carry += (sum - t) + v;
-    else
-      carry += (v - t) + sum;
-    sum = t;
-  }
-  double value() const { return sum + carry; }
-};
 
 // One Philox4x32 round: two 32x32->64 products, then the Feistel-like mix with the round key.
 std::array<std::uint32_t, 4> philox_round(const std::array<std::uint32_t, 4>& c, const std::array<std::uint32_t, 2>& k) {
@@ -151,10 +140,10 @@ SampleResult sample_row(DType dtype, const void* row, std::int64_t vocab, Sample
   // top-p over the top-k survivors, with masses renormalized over them (as in truncation).
   if (params.top_p < 1.0f) {  // false for NaN
     const double p = static_cast<double>(params.top_p);
-    KahanNeumaier total;
+    CompensatedSum total;
     for (std::int64_t j = 0; j < n; ++j) total.add(w[j]);
     const double s = total.value();  // >= 1: rank 0 weighs exp(0) (or 1 under the +inf rule)
-    KahanNeumaier prefix;
+    CompensatedSum prefix;
     prefix.add(w[0]);
     for (std::int64_t j = 1; j < n; ++j) {
       if (!(prefix.value() / s < p)) {
@@ -177,7 +166,7 @@ SampleResult sample_row(DType dtype, const void* row, std::int64_t vocab, Sample
   }
   r.kept = kept;
 
-  KahanNeumaier kept_sum, all_sum;
+  CompensatedSum kept_sum, all_sum;
   for (std::size_t j = 0; j < n_all; ++j) {
     all_sum.add(w[j]);
     if (static_cast<std::int64_t>(j) < kept) kept_sum.add(w[j]);

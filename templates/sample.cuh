@@ -71,8 +71,7 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
   if (row >= a.batch) return;
   const float t = a.temperature ? a.temperature[row] : 1.0f;
   const bool greedy = !(t > 0.0f);  // also NaN
-  R r{static_cast<Bits*>(a.logits) + static_cast<long long>(row) * a.row_stride, sh, false, 0.0f,
-      greedy ? 1.0f : t};
+  R r{static_cast<Bits*>(a.logits) + static_cast<long long>(row) * a.row_stride, sh, false, 0.0f, greedy ? 1.0f : t};
 
   const int k = a.top_k ? a.top_k[row] : 0;
   const float p = a.top_p ? a.top_p[row] : 1.0f;
@@ -100,7 +99,7 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
       const u32 i = base + u * BLOCK + threadIdx.x;
       const bool in = i < static_cast<u32>(V);
       const u32 key = to_key<D>(v[u]);
-      bool keep = in && key != 0 && (key > cut.key || (key == cut.key && i <= cut.index));
+      bool keep = cut.keeps(i, key);
       if (key != 0) {
         const float w = r.weight(key);
         if (keep && min_p_on && !(w >= min_p)) keep = false;
@@ -194,8 +193,7 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
 // Packs the padded kept ids of sample_kernel into CSR: offsets[batch + 1] and ids. A row whose
 // kept set exceeds the capacity (or that has no candidate) gets an empty range. One CTA of 1024.
 __global__ void __launch_bounds__(1024, 1)
-    csr_pack_kernel(const int* kept_count, const int* kept_ids, int capacity, int batch, long long* offsets,
-                    int* ids) {
+    csr_pack_kernel(const int* kept_count, const int* kept_ids, int capacity, int batch, long long* offsets, int* ids) {
   __shared__ u64 scratch[32];
   __shared__ long long chunk_offsets[1024];
   long long running = 0;

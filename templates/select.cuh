@@ -167,8 +167,8 @@ struct Row {
   typedef Shared<BLOCK, Dig::kMaxBins> Smem;
   // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
   // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
-  static constexpr int U = BLOCK >= 1024                    ? 4
-                           : D::kUnroll * 256 / BLOCK < 2    ? 2
+  static constexpr int U = BLOCK >= 1024                   ? 4
+                           : D::kUnroll * 256 / BLOCK < 2  ? 2
                            : D::kUnroll * 256 / BLOCK > 32 ? 32
                                                            : D::kUnroll * 256 / BLOCK;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
@@ -398,9 +398,12 @@ struct Row {
     return kAllTies;  // unreachable when n <= number of matches
   }
   struct Cut {
-    u32 key, index;  // keep(i) <=> key(i) != 0 && (key(i) > key || (key(i) == key && i <= index))
+    u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
     u32 count;       // candidates in the row
     u32 max_key;
+    __device__ bool keeps(u32 i, u32 k) const {
+      return i < static_cast<u32>(V) && k != 0 && (k > key || (k == key && i <= index));
+    }
   };
 
   // Pass 1 (candidate count, max and, for top-k, the first-digit histogram), then top-k and
@@ -465,9 +468,7 @@ struct Row {
       }
       if (!done && p_on && count > 0) {
         const u32 k_key = out.key, k_index = out.index;
-        auto survivor = [k_key, k_index](u32 i, u32 key) {
-          return key > k_key || (key == k_key && i <= k_index);
-        };
+        auto survivor = [k_key, k_index](u32 i, u32 key) { return key > k_key || (key == k_key && i <= k_index); };
         const Selected s = select<true>(survivor, want_p);
         const u64 unit = mass(s.key);  // every token at this key carries the same mass
         const u64 ties_needed = (s.remaining + unit - 1) / unit;

@@ -3,9 +3,8 @@
 namespace sj {
 
 template <int DT, int V, int BLOCK, int MASK>
-__global__ void __launch_bounds__(BLOCK, 1)
-    truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
-                    void* mask_out) {
+__global__ void __launch_bounds__(BLOCK, 1) truncate_kernel(void* logits, long long row_stride, int batch,
+                                                            const int* top_k, const float* top_p, void* mask_out) {
   typedef Row<DT, V, BLOCK> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
@@ -21,7 +20,6 @@ __global__ void __launch_bounds__(BLOCK, 1)
   const bool p_on = p < 1.0f;  // false for NaN
 
   const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
-  const u32 cut_key = cut.key, cut_index = cut.index;
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
   for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
@@ -31,8 +29,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
     for (int u = 0; u < R::U; ++u) {
       const u32 i = base + u * BLOCK + threadIdx.x;
       const bool in = i < static_cast<u32>(V);
-      const u32 key = to_key<D>(v[u]);
-      const bool keep = in && key != 0 && (key > cut_key || (key == cut_key && i <= cut_index));
+      const bool keep = cut.keeps(i, to_key<D>(v[u]));
       if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.x[i] = static_cast<Bits>(D::kNegInf);
       r.template write_mask<MASK>(mask_out, row, i, keep);
     }

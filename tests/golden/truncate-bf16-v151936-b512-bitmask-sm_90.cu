@@ -168,8 +168,8 @@ struct Row {
   typedef Shared<BLOCK, Dig::kMaxBins> Smem;
   // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
   // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
-  static constexpr int U = BLOCK >= 1024                    ? 4
-                           : D::kUnroll * 256 / BLOCK < 2    ? 2
+  static constexpr int U = BLOCK >= 1024                   ? 4
+                           : D::kUnroll * 256 / BLOCK < 2  ? 2
                            : D::kUnroll * 256 / BLOCK > 32 ? 32
                                                            : D::kUnroll * 256 / BLOCK;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
@@ -399,9 +399,12 @@ struct Row {
     return kAllTies;  // unreachable when n <= number of matches
   }
   struct Cut {
-    u32 key, index;  // keep(i) <=> key(i) != 0 && (key(i) > key || (key(i) == key && i <= index))
+    u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
     u32 count;       // candidates in the row
     u32 max_key;
+    __device__ bool keeps(u32 i, u32 k) const {
+      return i < static_cast<u32>(V) && k != 0 && (k > key || (k == key && i <= index));
+    }
   };
 
   // Pass 1 (candidate count, max and, for top-k, the first-digit histogram), then top-k and
@@ -466,9 +469,7 @@ struct Row {
       }
       if (!done && p_on && count > 0) {
         const u32 k_key = out.key, k_index = out.index;
-        auto survivor = [k_key, k_index](u32 i, u32 key) {
-          return key > k_key || (key == k_key && i <= k_index);
-        };
+        auto survivor = [k_key, k_index](u32 i, u32 key) { return key > k_key || (key == k_key && i <= k_index); };
         const Selected s = select<true>(survivor, want_p);
         const u64 unit = mass(s.key);  // every token at this key carries the same mass
         const u64 ties_needed = (s.remaining + unit - 1) / unit;
@@ -507,9 +508,8 @@ struct Row {
 namespace sj {
 
 template <int DT, int V, int BLOCK, int MASK>
-__global__ void __launch_bounds__(BLOCK, 1)
-    truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
-                    void* mask_out) {
+__global__ void __launch_bounds__(BLOCK, 1) truncate_kernel(void* logits, long long row_stride, int batch,
+                                                            const int* top_k, const float* top_p, void* mask_out) {
   typedef Row<DT, V, BLOCK> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
@@ -525,7 +525,6 @@ __global__ void __launch_bounds__(BLOCK, 1)
   const bool p_on = p < 1.0f;  // false for NaN
 
   const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
-  const u32 cut_key = cut.key, cut_index = cut.index;
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
   for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
@@ -535,8 +534,7 @@ __global__ void __launch_bounds__(BLOCK, 1)
     for (int u = 0; u < R::U; ++u) {
       const u32 i = base + u * BLOCK + threadIdx.x;
       const bool in = i < static_cast<u32>(V);
-      const u32 key = to_key<D>(v[u]);
-      const bool keep = in && key != 0 && (key > cut_key || (key == cut_key && i <= cut_index));
+      const bool keep = cut.keeps(i, to_key<D>(v[u]));
       if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.x[i] = static_cast<Bits>(D::kNegInf);
       r.template write_mask<MASK>(mask_out, row, i, keep);
     }
