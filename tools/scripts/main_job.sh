@@ -10,5 +10,5 @@ if ./build/samplejit info --json | grep -q '"arch"'; then
   ./build/samplejit truncate --model-config "$config" --batch 8
   ./build/samplejit sample --model-config "$config" --batch 8 --temperature 0.8
 else
-  echo "no GPU here: the cache is prewarmed; run this again on a GPU machine to truncate a batch"
+  echo "no GPU here: the cache is prewarmed; run this again on a GPU machine to truncate and sample a batch"
 fi
