@@ -53,6 +53,26 @@ struct Kernel::Impl {
     }
   }
 
+  // Checks what launch() and sample() share. Returns false when there is nothing to launch (B = 0).
+  bool check_launch(Kind kind, std::int64_t batch, std::int64_t row_stride, CUdeviceptr logits, CUdeviceptr mask,
+                    const char* mask_name) const {
+    if (spec.kind != kind)
+      throw_invalid("kernel", spec.canonical(),
+                    kind == Kind::Truncate ? "launch() runs truncate kernels; use sample() for sample kernels"
+                                           : "sample() needs a sample-... spec (KernelSpec::kind = Kind::Sample)");
+    if (batch < 0 || batch > INT_MAX) throw_invalid("batch", std::to_string(batch), "must be in [0, 2147483647]");
+    if (row_stride < spec.vocab)
+      throw_invalid("row_stride", std::to_string(row_stride), fmt::format("must be >= vocab ({})", spec.vocab));
+    if (batch == 0) return false;
+    if (logits == 0) throw_invalid("logits", "0", "null device pointer with batch > 0");
+    if (spec.mask != MaskKind::None && mask == 0)
+      throw_invalid(mask_name, "0", fmt::format("spec {} writes a mask; pass its buffer", spec.canonical()));
+    if (spec.mask == MaskKind::None && mask != 0)
+      throw_invalid(mask_name, fmt::format("{:#x}", mask),
+                    fmt::format("spec {} has no mask output; prepare a boolmask or bitmask spec", spec.canonical()));
+    return true;
+  }
+
   Impl() = default;
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -69,20 +89,9 @@ Source Kernel::source() const { return impl_->source; }
 void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride, std::int64_t batch,
                     CUdeviceptr top_k, CUdeviceptr top_p, CUdeviceptr mask_out) const {
   if (!impl_) throw_invalid("kernel", "null", "launch() on an empty Kernel handle; call Runtime::prepare first");
+  if (!impl_->check_launch(Kind::Truncate, batch, row_stride, logits, mask_out, "mask_out")) return;
   const KernelSpec& s = impl_->spec;
-  if (batch < 0 || batch > INT_MAX) throw_invalid("batch", std::to_string(batch), "must be in [0, 2147483647]");
-  if (row_stride < s.vocab)
-    throw_invalid("row_stride", std::to_string(row_stride), fmt::format("must be >= vocab ({})", s.vocab));
-  if (batch == 0) return;
-  if (logits == 0) throw_invalid("logits", "0", "null device pointer with batch > 0");
-  if (s.mask != MaskKind::None && mask_out == 0)
-    throw_invalid("mask_out", "0", fmt::format("spec {} writes a mask; pass its buffer", s.canonical()));
-  if (s.mask == MaskKind::None && mask_out != 0)
-    throw_invalid("mask_out", fmt::format("{:#x}", mask_out),
-                  fmt::format("spec {} has no mask output; prepare a boolmask or bitmask spec", s.canonical()));
   impl_->make_current();
-  if (s.kind != Kind::Truncate)
-    throw_invalid("kernel", s.canonical(), "launch() runs truncate kernels; use sample() for sample kernels");
   void* p_logits = reinterpret_cast<void*>(logits);
   long long stride = row_stride;
   int rows = static_cast<int>(batch);
@@ -97,18 +106,8 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
 
 void Kernel::sample(CUstream stream, const SampleArgs& a) const {
   if (!impl_) throw_invalid("kernel", "null", "sample() on an empty Kernel handle; call Runtime::prepare first");
+  if (!impl_->check_launch(Kind::Sample, a.batch, a.row_stride, a.logits, a.mask, "mask")) return;
   const KernelSpec& s = impl_->spec;
-  if (s.kind != Kind::Sample)
-    throw_invalid("kernel", s.canonical(), "sample() needs a sample-... spec (KernelSpec::kind = Kind::Sample)");
-  if (a.batch < 0 || a.batch > INT_MAX) throw_invalid("batch", std::to_string(a.batch), "must be in [0, 2147483647]");
-  if (a.row_stride < s.vocab)
-    throw_invalid("row_stride", std::to_string(a.row_stride), fmt::format("must be >= vocab ({})", s.vocab));
-  if (a.batch == 0) return;
-  if (a.logits == 0) throw_invalid("logits", "0", "null device pointer with batch > 0");
-  if (s.mask != MaskKind::None && a.mask == 0)
-    throw_invalid("mask", "0", fmt::format("spec {} writes a mask; pass its buffer", s.canonical()));
-  if (s.mask == MaskKind::None && a.mask != 0)
-    throw_invalid("mask", fmt::format("{:#x}", a.mask), fmt::format("spec {} has no mask output", s.canonical()));
   if ((a.kept_ids != 0) != (a.kept_ids_capacity > 0))
     throw_invalid("kept_ids_capacity", std::to_string(a.kept_ids_capacity),
                   "must be > 0 exactly when kept_ids is given");
