@@ -1,4 +1,5 @@
 // The C ABI: exceptions become status codes plus a thread-local message.
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -90,8 +91,8 @@ sj_status sj_prepare(sj_runtime runtime, const sj_kernel_desc* desc, int device,
     *out = nullptr;
     require(runtime != nullptr, "runtime", "NULL", "create one with sj_runtime_create");
     require(desc != nullptr, "desc", "NULL", "pass a filled sj_kernel_desc");
-    require(desc->struct_size >= sizeof(sj_kernel_desc), "desc->struct_size", std::to_string(desc->struct_size),
-            "set it to sizeof(sj_kernel_desc)");
+    require(desc->struct_size >= offsetof(sj_kernel_desc, cluster), "desc->struct_size",
+            std::to_string(desc->struct_size), "set it to sizeof(sj_kernel_desc)");
     samplejit::KernelSpec spec;
     // Read the enums as the integers a C caller stored: an out-of-range enum value is UB in C++.
     int dtype = 0, mask = 0;
@@ -121,6 +122,11 @@ sj_status sj_prepare(sj_runtime runtime, const sj_kernel_desc* desc, int device,
       samplejit::throw_invalid("desc->vocab", std::to_string(spec.vocab), "must be in [1, 2147483647]");
     if (!samplejit::is_valid_block(spec.block))
       samplejit::throw_invalid("desc->block", std::to_string(desc->block), "must be 0, 128, 256, 512 or 1024");
+    if (desc->struct_size >= offsetof(sj_kernel_desc, cluster) + sizeof(desc->cluster)) {
+      spec.cluster = desc->cluster;
+      if (!samplejit::is_valid_cluster(spec.cluster))
+        samplejit::throw_invalid("desc->cluster", std::to_string(desc->cluster), "must be 0 (auto), 1, 2, 4, 8 or 16");
+    }
     *out = new sj_kernel_s{runtime->runtime.prepare(spec, device)};
   });
 }

@@ -187,6 +187,16 @@ nlohmann::json Compiled::metadata() const {
       {"lowered_name", lowered_name},
       {"name_expressions", kernel_name_expressions(inputs.spec)},
       {"lowered_names", lowered_names},
+      // The launch configuration chosen for this module (docs/design.md, "Choosing the cluster").
+      {"tuning",
+       {{"block", inputs.spec.block},
+        {"cluster", inputs.spec.cluster == kAutoCluster ? std::string("auto") : std::to_string(inputs.spec.cluster)},
+        {"small_batch_cluster", inputs.spec.primary_cluster()},
+        {"large_batch_cluster", inputs.spec.cluster == kAutoCluster ? 1 : inputs.spec.primary_cluster()},
+        {"cluster_shared_bytes", cluster_shared_bytes(inputs.spec)},
+        {"switch", inputs.spec.cluster == kAutoCluster && inputs.spec.primary_cluster() > 1
+                       ? "cluster kernel while batch * cluster <= 2 * SMs, else one CTA per row"
+                       : "one kernel for every batch"}}},
       {"registers", registers},
       {"spill_stores", spill_stores},
       {"spill_loads", spill_loads},

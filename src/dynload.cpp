@@ -103,6 +103,7 @@ struct DriverHolder {
       bind(h, api.kernelGetAttribute, "cuKernelGetAttribute", api.path);
       bind(h, api.kernelSetAttribute, "cuKernelSetAttribute", api.path);
       bind(h, api.launchKernel, "cuLaunchKernel", api.path);
+      bind(h, api.launchKernelEx, "cuLaunchKernelEx", api.path);
       bind(h, api.memAlloc, "cuMemAlloc_v2", api.path);
       bind(h, api.memFree, "cuMemFree_v2", api.path);
       bind(h, api.memcpyHtoD, "cuMemcpyHtoD_v2", api.path);

@@ -51,6 +51,7 @@ struct DriverApi {
   decltype(&::cuKernelGetAttribute) kernelGetAttribute = nullptr;
   decltype(&::cuKernelSetAttribute) kernelSetAttribute = nullptr;
   decltype(&::cuLaunchKernel) launchKernel = nullptr;
+  decltype(&::cuLaunchKernelEx) launchKernelEx = nullptr;
   decltype(&::cuMemAlloc_v2) memAlloc = nullptr;
   decltype(&::cuMemFree_v2) memFree = nullptr;
   decltype(&::cuMemcpyHtoD_v2) memcpyHtoD = nullptr;

@@ -39,29 +39,40 @@ std::string_view mask_constant(MaskKind m) {
   return "?";
 }
 
-std::string template_args(const KernelSpec& spec) {
-  return fmt::format("{}, {}, {}, {}", dtype_constant(spec.dtype), spec.vocab, spec.block, mask_constant(spec.mask));
+std::string template_args(const KernelSpec& spec, int cluster) {
+  return fmt::format("{}, {}, {}, {}, {}", dtype_constant(spec.dtype), spec.vocab, spec.block, cluster,
+                     mask_constant(spec.mask));
+}
+
+// An auto spec with a cluster kernel also carries the one-CTA-per-row kernel for large batches.
+bool has_wide_kernel(const KernelSpec& spec) { return spec.cluster == kAutoCluster && spec.primary_cluster() > 1; }
+
+std::string instantiation(const KernelSpec& spec, int cluster) {
+  const bool sample = spec.kind == Kind::Sample;
+  return fmt::format("template __global__ void sj::{}_kernel<{}>({});\n", to_string(spec.kind),
+                     template_args(spec, cluster),
+                     sample ? "const sj::SampleParams" : "void*, long long, int, const int*, const float*, void*");
 }
 
 }  // namespace
 
 std::string kernel_name_expression(const KernelSpec& spec) {
-  return fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec));
+  return fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, spec.primary_cluster()));
 }
 
 std::vector<std::string> kernel_name_expressions(const KernelSpec& spec) {
   std::vector<std::string> names = {kernel_name_expression(spec)};
   if (spec.kind == Kind::Sample) names.emplace_back("&sj::csr_pack_kernel");
+  if (has_wide_kernel(spec)) names.push_back(fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, 1)));
   return names;
 }
 
 std::string render(const KernelSpec& spec) {
   spec.validate();
   const bool sample = spec.kind == Kind::Sample;
-  return fmt::format("// samplejit {} generated for {}\n{}\n{}\ntemplate __global__ void sj::{}_kernel<{}>({});\n",
-                     library_version(), spec.canonical(), template_text("select.cuh"),
-                     template_text(sample ? "sample.cuh" : "truncate.cuh"), to_string(spec.kind), template_args(spec),
-                     sample ? "const sj::SampleParams" : "void*, long long, int, const int*, const float*, void*");
+  return fmt::format("// samplejit {} generated for {}\n{}\n{}\n{}{}", library_version(), spec.canonical(),
+                     template_text("select.cuh"), template_text(sample ? "sample.cuh" : "truncate.cuh"),
+                     instantiation(spec, spec.primary_cluster()), has_wide_kernel(spec) ? instantiation(spec, 1) : "");
 }
 
 }  // namespace samplejit

@@ -1,6 +1,7 @@
 // compiled binary -> loaded library -> launch, with the in-memory caches:
 //   compiled binaries per key digest (a key is compiled once, however many threads ask),
 //   loaded kernels per (device uuid, digest), primary contexts per device.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -36,6 +37,9 @@ struct Kernel::Impl {
   CUlibrary library = nullptr;
   CUkernel kernel = nullptr;
   CUkernel csr_pack = nullptr;  // sample specs only
+  int cluster = 1;              // CTAs per row of `kernel`
+  CUkernel wide = nullptr;      // auto specs with a cluster kernel: one CTA per row, for large batches
+  std::int64_t cluster_max_rows = 0;  // auto specs: the largest batch given to the cluster kernel
 
   // A thread with no current context gets the kernel's; another device's context is an error.
   void make_current() const {
@@ -73,6 +77,37 @@ struct Kernel::Impl {
     return true;
   }
 
+  // One CTA per row, or one cluster of `cluster` CTAs per row with the slice in dynamic shared
+  // memory; an auto spec takes its one-CTA kernel once the batch is large.
+  void launch_rows(CUstream stream, std::int64_t rows, void** args) const {
+    const auto& cu = detail::driver();
+    const int c = wide && rows > cluster_max_rows ? 1 : cluster;
+    if (c <= 1) {
+      SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(cluster > 1 ? wide : kernel),
+                                        static_cast<unsigned>(rows), 1, 1, static_cast<unsigned>(spec.block), 1, 1, 0,
+                                        stream, args, nullptr));
+      return;
+    }
+    if (rows > INT_MAX / c)
+      throw_invalid("batch", std::to_string(rows),
+                    fmt::format("must be at most {} for a cluster of {} CTAs per row", INT_MAX / c, c));
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr.value.clusterDim.x = static_cast<unsigned>(c);
+    attr.value.clusterDim.y = 1;
+    attr.value.clusterDim.z = 1;
+    CUlaunchConfig config{};
+    config.gridDimX = static_cast<unsigned>(rows * c);
+    config.gridDimY = config.gridDimZ = 1;
+    config.blockDimX = static_cast<unsigned>(spec.block);
+    config.blockDimY = config.blockDimZ = 1;
+    config.sharedMemBytes = static_cast<unsigned>(cluster_shared_bytes(spec));
+    config.hStream = stream;
+    config.attrs = &attr;
+    config.numAttrs = 1;
+    SAMPLEJIT_CU_CALL(cu.launchKernelEx(&config, reinterpret_cast<CUfunction>(kernel), args, nullptr));
+  }
+
   Impl() = default;
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -90,7 +125,6 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
                     CUdeviceptr top_k, CUdeviceptr top_p, CUdeviceptr mask_out) const {
   if (!impl_) throw_invalid("kernel", "null", "launch() on an empty Kernel handle; call Runtime::prepare first");
   if (!impl_->check_launch(Kind::Truncate, batch, row_stride, logits, mask_out, "mask_out")) return;
-  const KernelSpec& s = impl_->spec;
   impl_->make_current();
   void* p_logits = reinterpret_cast<void*>(logits);
   long long stride = row_stride;
@@ -99,15 +133,12 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
   void* p_p = reinterpret_cast<void*>(top_p);
   void* p_mask = reinterpret_cast<void*>(mask_out);
   void* args[] = {&p_logits, &stride, &rows, &p_k, &p_p, &p_mask};
-  SAMPLEJIT_CU_CALL(detail::driver().launchKernel(reinterpret_cast<CUfunction>(impl_->kernel),
-                                                 static_cast<unsigned>(rows), 1, 1, static_cast<unsigned>(s.block), 1,
-                                                 1, 0, stream, args, nullptr));
+  impl_->launch_rows(stream, rows, args);
 }
 
 void Kernel::sample(CUstream stream, const SampleArgs& a) const {
   if (!impl_) throw_invalid("kernel", "null", "sample() on an empty Kernel handle; call Runtime::prepare first");
   if (!impl_->check_launch(Kind::Sample, a.batch, a.row_stride, a.logits, a.mask, "mask")) return;
-  const KernelSpec& s = impl_->spec;
   if ((a.kept_ids != 0) != (a.kept_ids_capacity > 0))
     throw_invalid("kept_ids_capacity", std::to_string(a.kept_ids_capacity),
                   "must be > 0 exactly when kept_ids is given");
@@ -121,9 +152,7 @@ void Kernel::sample(CUstream stream, const SampleArgs& a) const {
   impl_->make_current();
   detail::SampleParams params = detail::make_sample_params(a);
   void* args[] = {&params};
-  SAMPLEJIT_CU_CALL(detail::driver().launchKernel(reinterpret_cast<CUfunction>(impl_->kernel),
-                                                 static_cast<unsigned>(a.batch), 1, 1,
-                                                 static_cast<unsigned>(s.block), 1, 1, 0, stream, args, nullptr));
+  impl_->launch_rows(stream, a.batch, args);
   if (a.csr_offsets) {
     const void* kept_count = reinterpret_cast<const void*>(a.kept_count);
     const void* kept_ids = reinterpret_cast<const void*>(a.kept_ids);
@@ -269,6 +298,40 @@ struct Runtime::Impl {
     SAMPLEJIT_CU_CALL(cu.libraryLoadData(&k->library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
     loads++;
     SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->kernel, k->library, c.lowered_name.c_str()));
+    k->cluster = spec.primary_cluster();
+    if (k->cluster > 1 && spec.cluster == kAutoCluster) {
+      if (c.lowered_names.size() < (spec.kind == Kind::Sample ? 3u : 2u))
+        throw Error(ErrorCode::Internal, "auto module lacks its one-CTA-per-row kernel");
+      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->wide, k->library, c.lowered_names.back().c_str()));
+      // Cluster CTAs filling the GPU about twice: beyond that the one-CTA kernel's higher occupancy
+      // wins (docs/benchmarks.md, "Choosing the cluster").
+      k->cluster_max_rows = std::max<std::int64_t>(1, 2 * rec.info.sm_count / k->cluster);
+    }
+    if (k->cluster > 1) {
+      CUdevice dev = 0;
+      SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
+      int optin = 0;
+      SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev));
+      if (cluster_shared_bytes(spec) > optin && k->wide) {
+        // An auto spec on a device with less shared memory: one CTA per row at every batch.
+        k->kernel = k->wide;
+        k->wide = nullptr;
+        k->cluster = 1;
+      } else if (cluster_shared_bytes(spec) > optin) {
+        throw_invalid("cluster", std::to_string(k->cluster),
+                      fmt::format("{} needs {} bytes of shared memory per CTA; {} allows {}", spec.canonical(),
+                                  cluster_shared_bytes(spec), rec.info.name, optin));
+      }
+    }
+    if (k->cluster > 1) {
+      CUdevice dev = 0;
+      SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
+      SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                              static_cast<int>(cluster_shared_bytes(spec)), k->kernel, dev));
+      // 16 CTAs per cluster is beyond the portable 8; sm_90 supports it when asked.
+      if (k->cluster > 8)
+        SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, k->kernel, dev));
+    }
     if (spec.kind == Kind::Sample) {
       if (c.lowered_names.size() < 2) throw Error(ErrorCode::Internal, "sample module lacks its CSR packer");
       SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->csr_pack, k->library, c.lowered_names[1].c_str()));
@@ -285,8 +348,9 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>()) {
 
 Runtime::~Runtime() = default;
 
-PrewarmResult Runtime::prewarm(const KernelSpec& spec) {
+PrewarmResult Runtime::prewarm(const KernelSpec& requested) {
   const auto t0 = std::chrono::steady_clock::now();
+  const KernelSpec& spec = requested;
   const CompileInputs in = make_compile_inputs(spec);
   const std::string digest = in.digest();
   auto [compiled, source] = impl_->obtain(in, digest);

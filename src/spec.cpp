@@ -52,6 +52,45 @@ std::size_t dtype_size(DType d) { return d == DType::F32 ? 4 : 2; }
 
 bool is_valid_block(int block) { return block == 128 || block == 256 || block == 512 || block == 1024; }
 
+bool is_valid_cluster(int cluster) {
+  return cluster == kAutoCluster || cluster == 1 || cluster == 2 || cluster == 4 || cluster == 8 || cluster == 16;
+}
+
+std::int64_t cluster_slice_elements(std::int64_t vocab, int cluster) {
+  if (cluster <= 1) return vocab;
+  return ((vocab + cluster - 1) / cluster + 31) / 32 * 32;
+}
+
+std::int64_t cluster_shared_bytes(const KernelSpec& spec) {
+  const int c = spec.primary_cluster();
+  if (c <= 1) return 0;
+  return kClusterSharedHeader +
+         (cluster_slice_elements(spec.vocab, c) * static_cast<std::int64_t>(dtype_size(spec.dtype)) + 15) / 16 * 16;
+}
+
+namespace {
+// Staging a slice pays off once the row is larger than what one CTA reads quickly; below that,
+// one CTA per row reads it from L2/HBM on each pass. Otherwise the smallest cluster whose slice
+// stays within kTargetSliceBytes: more CTAs per row shorten a small batch, but each adds fixed
+// work (histogram exchange, a redundant sort), measured on an H100 in docs/benchmarks.md.
+constexpr std::int64_t kTargetSliceBytes = 64 * 1024;
+constexpr std::int64_t kMinStagedRowBytes = 16 * 1024;
+}  // namespace
+
+int KernelSpec::small_batch_cluster() const {
+  const std::int64_t row_bytes = vocab * static_cast<std::int64_t>(dtype_size(dtype));
+  int cc = 0;
+  try {
+    cc = arch_number(arch);
+  } catch (const Error&) {
+    return 1;  // no valid target yet (validate() reports it): nothing to stage for
+  }
+  if (cc < 90 || row_bytes < kMinStagedRowBytes) return 1;
+  for (int c : {2, 4, 8, 16})
+    if (cluster_slice_elements(vocab, c) * static_cast<std::int64_t>(dtype_size(dtype)) <= kTargetSliceBytes) return c;
+  return 1;  // too large to stage: one CTA per row
+}
+
 int arch_number(std::string_view arch) {
   std::string_view digits = arch;
   if (digits.rfind("sm_", 0) != 0) throw_invalid("arch", std::string(arch), "expected sm_XY, e.g. sm_90");
@@ -69,11 +108,22 @@ void KernelSpec::validate() const {
   if (vocab < 1 || vocab > kMaxVocab)
     throw_invalid("vocab", std::to_string(vocab), "must be in [1, 2147483647]");
   if (!is_valid_block(block)) throw_invalid("block", std::to_string(block), "must be 128, 256, 512 or 1024");
-  (void)arch_number(arch);
+  const int cc = arch_number(arch);
+  if (!is_valid_cluster(cluster))
+    throw_invalid("cluster", std::to_string(cluster), "must be 0 (auto), 1, 2, 4, 8 or 16");
+  if (cluster > 1 && cc < 90)
+    throw_invalid("cluster", std::to_string(cluster), fmt::format("thread-block clusters need sm_90 or newer, not {}", arch));
+  if (cluster > 1 && cluster_shared_bytes(*this) > kMaxClusterSharedBytes)  // auto picks slices that fit
+    throw_invalid("cluster", std::to_string(cluster),
+                  fmt::format("a {}-element {} slice of vocab {} needs {} bytes of shared memory per CTA (at most {}); "
+                              "use a larger cluster or 1",
+                              cluster_slice_elements(vocab, cluster), to_string(dtype), vocab,
+                              cluster_shared_bytes(*this), kMaxClusterSharedBytes));
 }
 
 std::string KernelSpec::canonical() const {
-  return fmt::format("{}-{}-v{}-b{}-{}-{}", to_string(kind), to_string(dtype), vocab, block, to_string(mask), arch);
+  return fmt::format("{}-{}-v{}-b{}-c{}-{}-{}", to_string(kind), to_string(dtype), vocab, block,
+                     cluster == kAutoCluster ? std::string("auto") : std::to_string(cluster), to_string(mask), arch);
 }
 
 namespace {
@@ -95,11 +145,13 @@ KernelSpec KernelSpec::parse(std::string_view text) {
     if (dash == std::string_view::npos) break;
     start = dash + 1;
   }
-  if (parts.size() != 6 || (parts[0] != "truncate" && parts[0] != "sample"))
+  if (parts.size() != 7 || (parts[0] != "truncate" && parts[0] != "sample"))
     throw_invalid("spec", std::string(text),
-                  "expected <truncate|sample>-<dtype>-v<vocab>-b<block>-<nomask|boolmask|bitmask>-<sm_XY>");
+                  "expected <truncate|sample>-<dtype>-v<vocab>-b<block>-c<auto|cluster>-<nomask|boolmask|bitmask>-<sm_XY>");
   if (parts[2].empty() || parts[2][0] != 'v') throw_invalid("spec vocab field", std::string(parts[2]), "expected v<vocab>");
   if (parts[3].empty() || parts[3][0] != 'b') throw_invalid("spec block field", std::string(parts[3]), "expected b<block>");
+  if (parts[4].empty() || parts[4][0] != 'c')
+    throw_invalid("spec cluster field", std::string(parts[4]), "expected c<cluster>");
   KernelSpec s;
   s.kind = parts[0] == "sample" ? Kind::Sample : Kind::Truncate;
   s.dtype = parse_dtype(parts[1]);
@@ -107,8 +159,16 @@ KernelSpec KernelSpec::parse(std::string_view text) {
   auto block = parse_int("block", parts[3].substr(1), text);
   if (block < 0 || block > 1 << 20) throw_invalid("block", std::string(parts[3].substr(1)), "must be 128, 256, 512 or 1024");
   s.block = static_cast<int>(block);
-  s.mask = parse_mask(parts[4]);
-  s.arch = std::string(parts[5]);
+  if (parts[4] == "cauto") {
+    s.cluster = kAutoCluster;
+  } else {
+    auto cluster = parse_int("cluster", parts[4].substr(1), text);
+    if (cluster < 1 || cluster > 16)
+      throw_invalid("cluster", std::string(parts[4].substr(1)), "must be auto, 1, 2, 4, 8 or 16");
+    s.cluster = static_cast<int>(cluster);
+  }
+  s.mask = parse_mask(parts[5]);
+  s.arch = std::string(parts[6]);
   s.validate();
   if (s.canonical() != text) throw_invalid("spec", std::string(text), fmt::format("not canonical; write '{}'", s.canonical()));
   return s;

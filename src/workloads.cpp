@@ -1,5 +1,6 @@
 #include "workloads.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -127,6 +128,22 @@ Params make_params(std::int64_t batch, std::int64_t vocab, std::mt19937_64& rng,
 Params fixed_params(std::int64_t batch, std::int32_t k, float p) {
   return {std::vector<std::int32_t>(static_cast<std::size_t>(batch), k),
           std::vector<float>(static_cast<std::size_t>(batch), p)};
+}
+
+Params random_params(std::int64_t batch, std::mt19937_64& rng, std::int32_t k_lo, std::int32_t k_hi, float p_lo,
+                     float p_hi) {
+  Params p;
+  p.top_k.resize(static_cast<std::size_t>(batch));
+  p.top_p.resize(static_cast<std::size_t>(batch));
+  std::uniform_int_distribution<std::int32_t> rk(k_lo, k_hi);
+  std::uniform_real_distribution<float> rp(p_lo, p_hi);
+  // uniform_real_distribution<float> can round up to p_hi itself; p = 1 would turn top-p off.
+  const float below = std::nextafter(p_hi, p_lo);
+  for (std::size_t i = 0; i < p.top_k.size(); ++i) {
+    p.top_k[i] = rk(rng);
+    p.top_p[i] = std::min(rp(rng), below);
+  }
+  return p;
 }
 
 }  // namespace samplejit::work

@@ -36,5 +36,9 @@ struct Params {
 Params make_params(std::int64_t batch, std::int64_t vocab, std::mt19937_64& rng, bool edges);
 // The benchmark's fixed parameters.
 Params fixed_params(std::int64_t batch, std::int32_t k, float p);
+// The benchmark's random parameters: per row, k uniform in [k_lo, k_hi] and p uniform in
+// [p_lo, p_hi). Deterministic for a given rng state, so every run sees the same rows.
+Params random_params(std::int64_t batch, std::mt19937_64& rng, std::int32_t k_lo = 1, std::int32_t k_hi = 1024,
+                     float p_lo = 0.5f, float p_hi = 1.0f);
 
 }  // namespace samplejit::work

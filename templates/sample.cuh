@@ -60,18 +60,31 @@ __device__ __forceinline__ bool beats(float s, u32 i, float best_s, u32 best_i) 
   return s > best_s || (s == best_s && i < best_i);
 }
 
-template <int DT, int V, int BLOCK, int MASK>
-__global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) {
-  typedef Row<DT, V, BLOCK> R;
+// Orders (score, index) pairs as beats() does, so the winner is the largest packed value: an
+// order-preserving key of the score (-0 folded onto +0) above the complemented index.
+__device__ __forceinline__ u64 pack_score(float s, u32 i) {
+  const u32 b = __float_as_uint(s == 0.0f ? 0.0f : s);
+  const u32 key = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+}
+
+template <int DT, int V, int BLOCK, int C, int MASK>
+__global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1) sample_kernel(const SampleParams a) {
+  typedef Row<DT, V, BLOCK, C> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
-  __shared__ typename R::Smem sh;
+  typedef SharedFor<R, C> S;
+  static_assert(sizeof(typename R::Smem) <= kSharedHeader, "shared header");
 
-  const int row = blockIdx.x;
-  if (row >= a.batch) return;
+  int row;
+  u32 rank;
+  row_and_rank<C>(row, rank);
+  if (row >= a.batch) return;  // whole clusters share a row, so they leave together
   const float t = a.temperature ? a.temperature[row] : 1.0f;
   const bool greedy = !(t > 0.0f);  // also NaN
-  R r{static_cast<Bits*>(a.logits) + static_cast<long long>(row) * a.row_stride, sh, false, 0.0f, greedy ? 1.0f : t};
+  R r(static_cast<Bits*>(a.logits) + static_cast<long long>(row) * a.row_stride, S::slice(), rank, S::get(),
+      greedy ? 1.0f : t);
+  typename R::Smem& sh = r.sh;
 
   const int k = a.top_k ? a.top_k[row] : 0;
   const float p = a.top_p ? a.top_p[row] : 1.0f;
@@ -85,24 +98,26 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
   const bool p_on = !top1 && p < 1.0f;
 
   const typename R::Cut cut = r.compute_cut(k_on, top1 ? 1 : k, p_on, p, true);
+  // The final keep decision: the cut, then min-p on the post-temperature weight.
+  auto keeps = [&](u32 i, u32 key, float w) { return cut.keeps(i, key) && !(min_p_on && !(w >= min_p)); };
 
   // Final pass: min-p, the sums behind logZ and the logprobs, the Gumbel-max draw, the mask and
-  // the in-place write, all in one read of the row.
-  u64 mass_all = 0, mass_kept = 0;
-  u32 kept = 0, best_i = kAllTies, ids_written = 0;
-  float best_s = -__int_as_float(0x7F800000);
-  for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
+  // the in-place write, all in one read of the row (of the staged slice, with C > 1).
+  u64 mass_all = 0, mass_kept = 0, best = 0;
+  u32 kept = 0;
+  for (u32 base = 0; base < R::kSlice; base += R::kTile) {
     Bits v[R::U];
     r.load_tile(base, v);
 #pragma unroll
     for (int u = 0; u < R::U; ++u) {
-      const u32 i = base + u * BLOCK + threadIdx.x;
-      const bool in = i < static_cast<u32>(V);
+      const u32 j = base + u * BLOCK + threadIdx.x;
+      const u32 i = r.lo + j;
+      const bool in = j < r.count();
       const u32 key = to_key<D>(v[u]);
-      bool keep = cut.keeps(i, key);
-      if (key != 0) {
+      bool keep = false;
+      if (in && key != 0) {
         const float w = r.weight(key);
-        if (keep && min_p_on && !(w >= min_p)) keep = false;
+        keep = keeps(i, key, w);
         const u64 q = r.mass_of_weight(w);
         mass_all += q;
         if (keep) {
@@ -111,66 +126,80 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
           const float z = r.max_is_inf ? (key == to_key<D>(D::kPosInf) ? 0.0f : -__int_as_float(0x7F800000))
                                        : (key_to_float<D>(key) - r.xmax) / r.temperature;
           const float s = z - logf(exponential_noise(seed, offset, i));
-          if (beats(s, i, best_s, best_i)) {
-            best_s = s;
-            best_i = i;
-          }
+          const u64 packed = pack_score(s, i);
+          if (packed > best) best = packed;
         }
       }
-      if (a.kept_ids) {
-        // Position among kept tokens in index order: ballots within warps, warps in order.
-        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+      if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
+        r.g[i] = static_cast<Bits>(D::kNegInf);
+      r.template write_mask<MASK>(a.mask, row, i, in, keep);
+    }
+  }
+  mass_all = block_sum<BLOCK>(mass_all, sh.scratch);
+  mass_kept = block_sum<BLOCK>(mass_kept, sh.scratch);
+  u64 kept_here = block_sum<BLOCK>(static_cast<u64>(kept), sh.scratch);
+  for (int o = 16; o > 0; o >>= 1) {
+    const u64 other = __shfl_xor_sync(0xFFFFFFFFu, best, o);
+    if (other > best) best = other;
+  }
+  if ((threadIdx.x & 31) == 0) sh.scratch[threadIdx.x >> 5] = best;
+  __syncthreads();
+  for (int w = 0; w < BLOCK / 32; ++w)
+    if (sh.scratch[w] > best) best = sh.scratch[w];
+  __syncthreads();
+  u64 kept_before = 0, kept_all = kept_here;
+  if (C > 1) {
+    r.exchange(mass_all, mass_kept, kept_here, best);
+    mass_all = mass_kept = kept_all = 0;
+    for (int q = 0; q < C; ++q) {
+      mass_all += sh.peers[0][q];
+      mass_kept += sh.peers[1][q];
+      kept_all += sh.peers[2][q];
+      if (q < static_cast<int>(rank)) kept_before += sh.peers[2][q];
+      if (sh.peers[3][q] > best) best = sh.peers[3][q];
+    }
+  }
+
+  if (a.kept_ids) {
+    // Kept ids in index order: this CTA's go after those of lower ranks; within a tile, ballots
+    // order lanes and warps.
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    u32 written = static_cast<u32>(kept_before);
+    for (u32 base = 0; base < R::kSlice; base += R::kTile) {
+      Bits v[R::U];
+      r.load_tile(base, v);
+#pragma unroll
+      for (int u = 0; u < R::U; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        const u32 i = r.lo + j;
+        const u32 key = to_key<D>(v[u]);
+        const bool keep = j < r.count() && key != 0 && keeps(i, key, r.weight(key));
         const u32 ballot = __ballot_sync(0xFFFFFFFFu, keep);
         if (lane == 0) sh.scratch[warp] = __popc(ballot);
         __syncthreads();
-        u32 pos = ids_written + __popc(ballot & ((1u << lane) - 1u)), tile = 0;
+        u32 pos = written + __popc(ballot & ((1u << lane) - 1u)), tile = 0;
         for (int w = 0; w < BLOCK / 32; ++w) {
           if (w < warp) pos += static_cast<u32>(sh.scratch[w]);
           tile += static_cast<u32>(sh.scratch[w]);
         }
         if (keep && pos < static_cast<u32>(a.kept_ids_capacity))
           a.kept_ids[static_cast<long long>(row) * a.kept_ids_capacity + pos] = static_cast<int>(i);
-        ids_written += tile;
+        written += tile;
         __syncthreads();
       }
-      if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
-        r.x[i] = static_cast<Bits>(D::kNegInf);
-      r.template write_mask<MASK>(a.mask, row, i, keep);
     }
   }
-  mass_all = block_sum<BLOCK>(mass_all, sh.scratch);
-  mass_kept = block_sum<BLOCK>(mass_kept, sh.scratch);
-  kept = block_sum<BLOCK>(kept, sh.scratch);
-  // Block argmax with the same tie rule, reduced in a fixed order.
-  for (int o = 16; o > 0; o >>= 1) {
-    const float os = __shfl_xor_sync(0xFFFFFFFFu, best_s, o);
-    const u32 oi = __shfl_xor_sync(0xFFFFFFFFu, best_i, o);
-    if (beats(os, oi, best_s, best_i)) {
-      best_s = os;
-      best_i = oi;
-    }
-  }
-  __shared__ float warp_s[BLOCK / 32];
-  __shared__ u32 warp_i[BLOCK / 32];
-  if ((threadIdx.x & 31) == 0) {
-    warp_s[threadIdx.x >> 5] = best_s;
-    warp_i[threadIdx.x >> 5] = best_i;
-  }
-  __syncthreads();
-  if (threadIdx.x != 0) return;
-  for (int w = 1; w < BLOCK / 32; ++w)
-    if (beats(warp_s[w], warp_i[w], best_s, best_i)) {
-      best_s = warp_s[w];
-      best_i = warp_i[w];
-    }
+  if (C > 1) cluster_sync();  // no CTA may exit while a peer could still read its shared memory
+  if (threadIdx.x != 0 || rank != 0) return;
 
+  const u32 best_i = best == 0 ? kAllTies : ~static_cast<u32>(best);
   const bool valid = cut.count > 0 && best_i != kAllTies;
   const float nan = __int_as_float(0x7FC00000);
   float logprob = nan, raw = nan, logz = nan;
   if (valid && greedy) {
     logprob = raw = logz = 0.0f;
   } else if (valid) {
-    const u32 key = to_key<D>(r.x[best_i]);
+    const u32 key = to_key<D>(r.g[best_i]);
     const double z = r.max_is_inf ? 0.0
                                   : (static_cast<double>(key_to_float<D>(key)) - static_cast<double>(r.xmax)) /
                                         static_cast<double>(r.temperature);
@@ -186,7 +215,7 @@ __global__ void __launch_bounds__(BLOCK, 1) sample_kernel(const SampleParams a) 
   if (a.logprob) a.logprob[row] = logprob;
   if (a.raw_logprob) a.raw_logprob[row] = raw;
   if (a.logz) a.logz[row] = logz;
-  if (a.kept_count) a.kept_count[row] = valid ? static_cast<int>(kept) : 0;
+  if (a.kept_count) a.kept_count[row] = valid ? static_cast<int>(kept_all) : 0;
   if (a.valid) a.valid[row] = valid ? 1 : 0;
 }
 

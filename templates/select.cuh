@@ -1,4 +1,9 @@
-// Row selection shared by the truncation and sampling kernels; one CTA per row.
+// Row selection shared by the truncation and sampling kernels.
+//
+// A row belongs to C CTAs. With C = 1 one CTA reads its row from global memory on every pass.
+// With C > 1 (sm_90 thread-block clusters) each CTA stages a contiguous slice of the row in shared
+// memory during the first pass, so the row is read from HBM once; histograms and scalars are then
+// summed across the cluster through distributed shared memory, and every CTA derives the same cut.
 //
 // Rendering concatenates this file, the kernel's own template and one explicit instantiation;
 // nothing is substituted. The unit must stay self-contained: NVRTC sees no headers.
@@ -83,6 +88,49 @@ __host__ __device__ constexpr int ceil_log2(long long v) {
   return r;
 }
 
+// Thread-block cluster primitives (sm_90+). Only C > 1 instantiations call them.
+__device__ __forceinline__ void cluster_sync() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
+// The shared::cluster address of *p in the CTA of the given rank.
+__device__ __forceinline__ u32 peer_address(const void* p, u32 rank) {
+  u32 out = 0;
+#if __CUDA_ARCH__ >= 900
+  const u32 local = static_cast<u32>(__cvta_generic_to_shared(p));
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(out) : "r"(local), "r"(rank));
+#else
+  __trap();
+#endif
+  return out;
+}
+
+__device__ __forceinline__ u64 peer_load(const u64* p, u32 rank) {
+  u64 v = 0;
+#if __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.u64 %0, [%1];" : "=l"(v) : "r"(peer_address(p, rank)) : "memory");
+#endif
+  return v;
+}
+
+__device__ __forceinline__ u32 peer_load(const u32* p, u32 rank) {
+  u32 v = 0;
+#if __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.u32 %0, [%1];" : "=r"(v) : "r"(peer_address(p, rank)) : "memory");
+#endif
+  return v;
+}
+
+__device__ __forceinline__ void peer_store(u64* p, u32 rank, u64 v) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("st.shared::cluster.u64 [%0], %1;" ::"r"(peer_address(p, rank)), "l"(v) : "memory");
+#endif
+}
+
 // Radix digits, most significant first: 11/11/10 bits for 32-bit keys, 11/5 for 16-bit keys.
 // An 11-bit first digit (sign, exponent, top mantissa bits) splits each octave of values into
 // 4 (fp32) or 8 (bf16) bins, so the bins at the top of a row hold few tokens.
@@ -102,19 +150,41 @@ struct Digits {
 // there, so the row is read only three times; larger sets take the radix path over the row.
 constexpr int kCandidateCap = 4096;
 
+// The window histogram: bins of equal key width counted down from the row's max, so the few
+// tokens near the top are binned finely and the body of the row, far below, costs no atomics.
+constexpr int kWindow = 1024;
+
+// Cluster exchanges publish up to this many values per CTA.
+constexpr int kExchange = 4;
+constexpr int kMaxCluster = 16;
+
 template <int BLOCK, int MAXBINS>
 struct Shared {
   union {
-    u64 mass[MAXBINS];
-    u32 count[MAXBINS];
+    struct {
+      u64 local[MAXBINS];  // this CTA's counts (as u32) or masses
+      u64 total[MAXBINS];  // C > 1: the cluster's sums
+    } bins;
+    struct {
+      u32 count[kWindow];  // this CTA's
+      u64 mass[kWindow];
+      u64 count_total[kWindow];  // the row's
+      u64 mass_total[kWindow];
+    } win;
     u64 candidate[kCandidateCap];  // (key << 32) | ~index: descending order is rank order
   } hist;
   u64 scratch[32];
+  u64 exchange[2][kExchange];  // double-buffered, so one cluster barrier per exchange suffices
+  u64 peers[kExchange][kMaxCluster];
   u64 found_above;
   u32 found_bin;
   u32 found_index;
   u32 candidates;
 };
+
+// Dynamic shared memory of a C > 1 kernel: the Shared block, then the staged slice. The host
+// computes the same size (src/runtime.cpp); keep kSharedHeader in step with it.
+constexpr u32 kSharedHeader = 36864;
 
 template <int BLOCK, class T>
 __device__ T block_sum(T v, u64* scratch) {
@@ -159,49 +229,141 @@ __device__ u64 block_exclusive_scan(u64 v, u64* scratch, u64& total) {
   return before + inc - v;
 }
 
-template <int DT, int V, int BLOCK>
+template <int DT, int V, int BLOCK, int C>
 struct Row {
   typedef Dtype<DT> D;
   typedef typename D::Bits Bits;
   typedef Digits<D::kKeyBits> Dig;
   typedef Shared<BLOCK, Dig::kMaxBins> Smem;
+  static_assert(C == 1 || C == 2 || C == 4 || C == 8 || C == 16, "cluster size");
   // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
   // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
-  static constexpr int U = BLOCK >= 1024                   ? 4
-                           : D::kUnroll * 256 / BLOCK < 2  ? 2
-                           : D::kUnroll * 256 / BLOCK > 32 ? 32
-                                                           : D::kUnroll * 256 / BLOCK;
+  // With C > 1 only the staging pass reads global memory and two CTAs share an SM, so half as many.
+  static constexpr int kLoads = D::kUnroll * 256 / BLOCK / (C > 1 ? 2 : 1);
+  static constexpr int U = BLOCK >= 1024 ? 4 : kLoads < 2 ? 2 : kLoads > 32 ? 32 : kLoads;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
+  // Elements per CTA. Slices start on 32-element boundaries so that a warp's bit-mask word never
+  // straddles two CTAs.
+  static constexpr u32 kSlice =
+      C == 1 ? static_cast<u32>(V) : ((static_cast<u32>(V) + C - 1) / C + 31u) / 32u * 32u;
   // Fixed point for softmax mass: each term <= 1, so V terms of 2^F fit in 63 bits.
   static constexpr int kFracBits = 63 - ceil_log2(static_cast<long long>(V) + 1);
 
-  Bits* x;
+  Bits* g;    // the row in global memory
+  Bits* x;    // this CTA's elements: the global row (C = 1) or the staged slice (C > 1)
+  u32 lo;     // row index of x[0]
+  u32 n;      // elements in x
+  u32 rank;   // this CTA's rank in the cluster
   Smem& sh;
   bool max_is_inf;
   float xmax;
   float temperature;  // > 0; masses are exp((x - xmax) / temperature)
+  int gen;            // which exchange buffer is current
 
-  // Issues all U loads of a tile before any is used, to keep enough bytes in flight.
+  __device__ Row(Bits* row, Bits* slice, u32 cta_rank, Smem& smem, float t)
+      : g(row), x(C == 1 ? row : slice), lo(C == 1 ? 0u : cta_rank * kSlice), n(0), rank(cta_rank), sh(smem),
+        max_is_inf(false), xmax(0.0f), temperature(t), gen(0) {
+    const u32 end = lo + kSlice < static_cast<u32>(V) ? lo + kSlice : static_cast<u32>(V);
+    n = C == 1 ? static_cast<u32>(V) : (lo < end ? end - lo : 0u);
+  }
+
+  __device__ u32 count() const { return C == 1 ? static_cast<u32>(V) : n; }
+
+  // Issues all U loads of a tile before any is used, to keep enough bytes in flight. STAGE reads
+  // the slice from global memory and keeps a copy in shared memory.
+  template <bool STAGE = false>
   __device__ void load_tile(u32 base, Bits (&v)[U]) const {
+    const Bits* src = STAGE ? g + lo : x;
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const u32 i = base + u * BLOCK + threadIdx.x;
-      v[u] = i < static_cast<u32>(V) ? x[i] : static_cast<Bits>(D::kNegInf);
+      const u32 j = base + u * BLOCK + threadIdx.x;
+      v[u] = j < count() ? src[j] : static_cast<Bits>(D::kNegInf);
+    }
+    if (STAGE) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        if (j < count()) x[j] = v[u];
+      }
     }
   }
 
-  // Visits every element, a tile at a time.
-  template <class F>
+  // Visits this CTA's elements, a tile at a time, as (row index, key).
+  template <bool STAGE = false, class F>
   __device__ void for_each(F f) const {
-    for (u32 base = 0; base < static_cast<u32>(V); base += kTile) {
+    for (u32 base = 0; base < kSlice; base += kTile) {
       Bits v[U];
-      load_tile(base, v);
+      load_tile<STAGE>(base, v);
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        const u32 i = base + u * BLOCK + threadIdx.x;
-        if (i < static_cast<u32>(V)) f(i, to_key<D>(v[u]));
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        if (j < count()) f(lo + j, to_key<D>(v[u]));
       }
     }
+  }
+
+  // C > 1: copies the slice into shared memory when no counting pass does it.
+  __device__ void stage() const {
+    if (C > 1) {
+      for_each<true>([](u32, u32) {});
+      __syncthreads();
+    }
+  }
+
+  // Publishes up to kExchange block-uniform values; afterwards sh.peers[j][r] holds rank r's j-th
+  // value in every CTA of the cluster. Values read from sh.peers must be used before the next call.
+  __device__ void exchange(u64 a, u64 b = 0, u64 c = 0, u64 d = 0) {
+    gen ^= 1;
+    if (threadIdx.x == 0) {
+      sh.exchange[gen][0] = a;
+      sh.exchange[gen][1] = b;
+      sh.exchange[gen][2] = c;
+      sh.exchange[gen][3] = d;
+    }
+    cluster_sync();
+    if (threadIdx.x < kExchange * C) {
+      const u32 j = threadIdx.x / C, r = threadIdx.x % C;
+      sh.peers[j][r] = peer_load(&sh.exchange[gen][j], r);
+    }
+    __syncthreads();
+  }
+
+  __device__ u64 cluster_sum(u64 v) {
+    if (C == 1) return v;
+    exchange(v);
+    u64 s = 0;
+    for (int r = 0; r < C; ++r) s += sh.peers[0][r];
+    return s;
+  }
+
+  // The cluster's sum of each bin of the local histograms (C = 1: the local histogram itself).
+  // Ends with a cluster barrier, so the local histograms may be cleared afterwards.
+  template <bool MASS>
+  __device__ const u64* reduce_bins(int nbins) {
+    if (C == 1) {
+      __syncthreads();
+      return sh.hist.bins.local;
+    }
+    cluster_sync();
+    for (int b = threadIdx.x; b < nbins; b += BLOCK) {
+      u64 s = 0;
+      for (int r = 0; r < C; ++r) {
+        if (MASS)
+          s += peer_load(&sh.hist.bins.local[b], r);
+        else
+          s += peer_load(&reinterpret_cast<const u32*>(sh.hist.bins.local)[b], r);
+      }
+      sh.hist.bins.total[b] = s;
+    }
+    cluster_sync();
+    return sh.hist.bins.total;
+  }
+
+  // The count of a bin in a reduced histogram (counts are u32 in the local array, u64 in totals).
+  template <bool MASS>
+  __device__ u64 bin_value(const u64* h, int b) const {
+    if (MASS || (C > 1 && h == sh.hist.bins.total)) return h[b];
+    return reinterpret_cast<const u32*>(h)[b];
   }
 
   // The unnormalized post-temperature softmax weight exp((x - xmax) / temperature), in (0, 1].
@@ -220,24 +382,25 @@ struct Row {
   __device__ u64 mass(u32 key) const { return mass_of_weight(weight(key)); }
 
   // Finds the bin holding the remaining-th unit (count or mass) counting from the top bin.
-  template <class T>
-  __device__ void find_bin(const T* hist, int nbins, u64 remaining, u32& bin, u64& above) {
+  template <bool MASS>
+  __device__ void find_bin(const u64* hist, int nbins, u64 remaining, u32& bin, u64& above) {
     const int per = (nbins + BLOCK - 1) / BLOCK;
     const int hi = nbins - static_cast<int>(threadIdx.x) * per;
-    const int lo = hi - per > 0 ? hi - per : 0;
+    const int lo_bin = hi - per > 0 ? hi - per : 0;
     u64 s = 0;
-    for (int b = hi - 1; b >= lo; --b) s += hist[b];
+    for (int b = hi - 1; b >= lo_bin; --b) s += bin_value<MASS>(hist, b);
     u64 total;
     const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
     if (s > 0 && before < remaining && remaining <= before + s) {
       u64 a = before;
-      for (int b = hi - 1; b >= lo; --b) {
-        if (remaining <= a + hist[b]) {
+      for (int b = hi - 1; b >= lo_bin; --b) {
+        const u64 h = bin_value<MASS>(hist, b);
+        if (remaining <= a + h) {
           sh.found_bin = static_cast<u32>(b);
           sh.found_above = a;
           break;
         }
-        a += hist[b];
+        a += h;
       }
     }
     __syncthreads();
@@ -260,38 +423,36 @@ struct Row {
   __device__ Selected select(Pred pred, Target target) {
     u32 prefix = 0, prefix_mask = 0;
     u64 remaining = 0, above = 0, at_key = 0;
+    u32* counts = reinterpret_cast<u32*>(sh.hist.bins.local);
 #pragma unroll 1
     for (int pass = 0; pass < Dig::kPasses; ++pass) {
       const int shift = Dig::shift(pass);
       const int nbins = 1 << Dig::width(pass);
       for (int b = threadIdx.x; b < nbins; b += BLOCK) {
         if (MASS)
-          sh.hist.mass[b] = 0;
+          sh.hist.bins.local[b] = 0;
         else
-          sh.hist.count[b] = 0;
+          counts[b] = 0;
       }
       __syncthreads();
       for_each([&](u32 i, u32 key) {
         if (key == 0 || (key & prefix_mask) != prefix || !pred(i, key)) return;
         const u32 bin = (key >> shift) & static_cast<u32>(nbins - 1);
         if (MASS)
-          atomicAdd(&sh.hist.mass[bin], mass(key));
+          atomicAdd(&sh.hist.bins.local[bin], mass(key));
         else
-          atomicAdd(&sh.hist.count[bin], 1u);
+          atomicAdd(&counts[bin], 1u);
       });
-      __syncthreads();
+      const u64* hist = reduce_bins<MASS>(nbins);
       if (pass == 0) {
         u64 part = 0;
-        for (int b = threadIdx.x; b < nbins; b += BLOCK) part += MASS ? sh.hist.mass[b] : sh.hist.count[b];
+        for (int b = threadIdx.x; b < nbins; b += BLOCK) part += bin_value<MASS>(hist, b);
         remaining = target(block_sum<BLOCK>(part, sh.scratch));
       }
       u32 bin;
       u64 skipped;
-      if (MASS)
-        find_bin(sh.hist.mass, nbins, remaining, bin, skipped);
-      else
-        find_bin(sh.hist.count, nbins, remaining, bin, skipped);
-      at_key = MASS ? sh.hist.mass[bin] : sh.hist.count[bin];
+      find_bin<MASS>(hist, nbins, remaining, bin, skipped);
+      at_key = bin_value<MASS>(hist, static_cast<int>(bin));
       remaining -= skipped;
       above += skipped;
       prefix |= bin << shift;
@@ -306,20 +467,38 @@ struct Row {
     return s;
   }
 
-  // Gathers the tokens whose first digit is >= bin into shared memory and sorts them into rank
-  // order (bitonic sort over the next power of two). Returns how many there are.
-  __device__ u32 gather_sorted(u32 bin) {
-    constexpr int kShift = Dig::shift(0);
+  // Gathers the row's tokens with in(key) (key != 0) into shared memory (every CTA of a cluster
+  // gets all of them) and sorts them into rank order (bitonic sort over the next power of two).
+  // local_count is this CTA's share. Returns how many there are.
+  template <class In>
+  __device__ u32 gather_sorted(In in, u32 local_count) {
+    u32 offset = 0, n_all = local_count;
+    if (C > 1) {
+      exchange(local_count);  // also: every CTA is done with its histograms, which we overwrite
+      n_all = 0;
+      for (int r = 0; r < C; ++r) {
+        if (r < static_cast<int>(rank)) offset += static_cast<u32>(sh.peers[0][r]);
+        n_all += static_cast<u32>(sh.peers[0][r]);
+      }
+    }
     if (threadIdx.x == 0) sh.candidates = 0;
     __syncthreads();
     for_each([&](u32 i, u32 key) {
-      if (key != 0 && (key >> kShift) >= bin) {
-        const u32 slot = atomicAdd(&sh.candidates, 1u);
-        sh.hist.candidate[slot] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+      if (key != 0 && in(key)) {
+        const u32 slot = offset + atomicAdd(&sh.candidates, 1u);
+        const u64 c = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+        if (C == 1) {
+          sh.hist.candidate[slot] = c;
+        } else {
+          for (int r = 0; r < C; ++r) peer_store(&sh.hist.candidate[slot], static_cast<u32>(r), c);
+        }
       }
     });
-    __syncthreads();
-    const u32 n = sh.candidates;
+    if (C > 1)
+      cluster_sync();
+    else
+      __syncthreads();
+    const u32 n = n_all;
     u32 padded = 1;
     while (padded < n) padded <<= 1;
     for (u32 j = n + threadIdx.x; j < padded; j += BLOCK) sh.hist.candidate[j] = 0;
@@ -348,15 +527,15 @@ struct Row {
   template <class Target>
   __device__ u32 mass_prefix_position(u32 n, Target target) {
     const u32 per = (n + BLOCK - 1) / BLOCK;
-    const u32 lo = threadIdx.x * per, hi = lo + per < n ? lo + per : n;
+    const u32 first = threadIdx.x * per, last = first + per < n ? first + per : n;
     u64 s = 0;
-    for (u32 j = lo; j < hi; ++j) s += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
+    for (u32 j = first; j < last; ++j) s += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
     u64 total;
     const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
     const u64 want = target(total);
     if (s > 0 && before < want && want <= before + s) {
       u64 a = before;
-      for (u32 j = lo; j < hi; ++j) {
+      for (u32 j = first; j < last; ++j) {
         a += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
         if (want <= a) {
           sh.found_index = j;
@@ -370,33 +549,60 @@ struct Row {
     return pos;
   }
 
-  // Index of the n-th (1-based) element whose key equals `key`, in index order.
-  __device__ u32 nth_with_key(u32 key, u32 n) {
+  // This CTA's elements equal to key.
+  __device__ u32 local_matches(u32 key) const {
+    u32 c = 0;
+    for_each([&](u32, u32 k) { c += k == key; });
+    return static_cast<u32>(block_sum<BLOCK>(static_cast<u64>(c), sh.scratch));
+  }
+
+  // Row index of this CTA's n-th (1-based) element equal to key, in index order.
+  __device__ u32 local_nth(u32 key, u32 nth) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     u32 running = 0;
-    for (u32 base = 0; base < static_cast<u32>(V); base += kTile) {
+    for (u32 base = 0; base < kSlice; base += kTile) {
       Bits v[U];
       load_tile(base, v);
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        const u32 i = base + u * BLOCK + threadIdx.x;
-        const bool hit = i < static_cast<u32>(V) && to_key<D>(v[u]) == key;
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        const bool hit = j < count() && to_key<D>(v[u]) == key;
         const u32 c = static_cast<u32>(__syncthreads_count(hit));
-        if (running + c >= n) {
+        if (running + c >= nth) {
           const u32 ballot = __ballot_sync(0xFFFFFFFFu, hit);
           if (lane == 0) sh.scratch[warp] = __popc(ballot);
           __syncthreads();
-          u32 rank = running + __popc(ballot & ((1u << lane) - 1u));
-          for (int w = 0; w < warp; ++w) rank += static_cast<u32>(sh.scratch[w]);
-          if (hit && rank + 1 == n) sh.found_index = i;
+          u32 r = running + __popc(ballot & ((1u << lane) - 1u));
+          for (int w = 0; w < warp; ++w) r += static_cast<u32>(sh.scratch[w]);
+          if (hit && r + 1 == nth) sh.found_index = lo + j;
           __syncthreads();
-          return sh.found_index;
+          const u32 found = sh.found_index;
+          __syncthreads();
+          return found;
         }
         running += c;
       }
     }
-    return kAllTies;  // unreachable when n <= number of matches
+    return kAllTies;  // unreachable when nth <= this CTA's matches
   }
+
+  // Row index of the row's n-th (1-based) element whose key equals `key`, in index order.
+  __device__ u32 nth_with_key(u32 key, u32 nth) {
+    if (C == 1) return local_nth(key, nth);
+    exchange(local_matches(key));
+    u32 before = 0, mine = 0;
+    for (int r = 0; r < C; ++r) {
+      const u32 m = static_cast<u32>(sh.peers[0][r]);
+      if (r < static_cast<int>(rank)) before += m;
+      if (r == static_cast<int>(rank)) mine = m;
+    }
+    const u32 found = nth > before && nth <= before + mine ? local_nth(key, nth - before) : kAllTies;
+    exchange(found);
+    u32 best = kAllTies;
+    for (int r = 0; r < C; ++r) best = min(best, static_cast<u32>(sh.peers[0][r]));
+    return best;
+  }
+
   struct Cut {
     u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
     u32 count;       // candidates in the row
@@ -406,8 +612,107 @@ struct Row {
     }
   };
 
-  // Pass 1 (candidate count, max and, for top-k, the first-digit histogram), then top-k and
-  // top-p. With stats, pass 1 runs even when both are off. Sets max_is_inf and xmax.
+  // Window bins are 2^kWinShift keys wide: 128 per octave for fp32 and fp16, single keys for bf16,
+  // so the window spans the 8 octaves below the max.
+  static constexpr int kWinShift = D::kKeyBits == 32 ? 16 : (DT == kF16 ? 3 : 0);
+
+  __device__ static u32 window_bin(u32 max_key, u32 key) { return (max_key - key) >> kWinShift; }
+
+  // Counts (and with MASS, masses) of the window bins below max_key into sh.hist.win.*_total, for
+  // the whole row. Returns the row's mass below the window (MASS only).
+  template <bool MASS>
+  __device__ u64 window_histogram(u32 max_key) {
+    for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+      sh.hist.win.count[b] = 0;
+      if (MASS) sh.hist.win.mass[b] = 0;
+    }
+    __syncthreads();
+    u64 below = 0;
+    for_each([&](u32, u32 key) {
+      if (key == 0) return;
+      const u32 bin = window_bin(max_key, key);
+      if (bin < static_cast<u32>(kWindow)) {
+        atomicAdd(&sh.hist.win.count[bin], 1u);
+        if (MASS) atomicAdd(&sh.hist.win.mass[bin], mass(key));
+      } else if (MASS) {
+        below += mass(key);
+      }
+    });
+    if (MASS) below = block_sum<BLOCK>(below, sh.scratch);  // also: the histograms are complete
+    if (C == 1) {
+      if (!MASS) __syncthreads();
+      for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+        sh.hist.win.count_total[b] = sh.hist.win.count[b];
+        if (MASS) sh.hist.win.mass_total[b] = sh.hist.win.mass[b];
+      }
+      __syncthreads();
+      return below;
+    }
+    if (MASS) exchange(below);
+    else cluster_sync();
+    if (MASS) {
+      below = 0;
+      for (int r = 0; r < C; ++r) below += sh.peers[0][r];
+    }
+    for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+      u64 c = 0, m = 0;
+      for (int r = 0; r < C; ++r) {
+        c += peer_load(&sh.hist.win.count[b], static_cast<u32>(r));
+        if (MASS) m += peer_load(&sh.hist.win.mass[b], static_cast<u32>(r));
+      }
+      sh.hist.win.count_total[b] = c;
+      if (MASS) sh.hist.win.mass_total[b] = m;
+    }
+    cluster_sync();  // peers are done reading this CTA's histograms
+    return below;
+  }
+
+  // The first window bin (from the top) at which the running sum of h reaches want, and the count
+  // of tokens in it and above; bin = kWindow when the window holds less than want.
+  __device__ void window_find(const u64* h, u64 want, u32& bin, u64& count_through) {
+    constexpr int kPer = (kWindow + BLOCK - 1) / BLOCK;
+    const int first = static_cast<int>(threadIdx.x) * kPer;
+    const int last = first + kPer < kWindow ? first + kPer : kWindow;
+    u64 s = 0, c = 0;
+    for (int b = first; b < last; ++b) {
+      s += h[b];
+      c += sh.hist.win.count_total[b];
+    }
+    u64 total_s, total_c;
+    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total_s);
+    const u64 count_before = block_exclusive_scan<BLOCK>(c, sh.scratch, total_c);
+    if (threadIdx.x == 0) sh.found_bin = kWindow;
+    __syncthreads();
+    if (s > 0 && before < want && want <= before + s) {
+      u64 a = before, n = count_before;
+      for (int b = first; b < last; ++b) {
+        a += h[b];
+        n += sh.hist.win.count_total[b];
+        if (want <= a) {
+          sh.found_bin = static_cast<u32>(b);
+          sh.found_above = n;
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    bin = sh.found_bin;
+    count_through = sh.found_above;
+    __syncthreads();
+  }
+
+  // This CTA's tokens in window bins [0, bin].
+  __device__ u32 local_window_count(u32 bin) {
+    u64 c = 0;
+    for (int b = threadIdx.x; b <= static_cast<int>(bin); b += BLOCK) c += sh.hist.win.count[b];
+    return static_cast<u32>(block_sum<BLOCK>(c, sh.scratch));
+  }
+
+  // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
+  // Sets max_is_inf and xmax. Each of top-k and top-p first tries the window: a histogram of the
+  // 8 octaves below the max, which on LLM logits holds the cut, and whose tokens down to the
+  // cut's bin are then sorted on chip. When the cut lies deeper or too many tokens share its bin,
+  // an MSD radix select over the whole row finds it instead.
   __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p, bool stats) {
     auto want_p = [p](u64 total) {
       double t = ceil(static_cast<double>(p) * static_cast<double>(total));
@@ -421,83 +726,174 @@ struct Row {
     out.index = kAllTies;
     out.count = 0;
     out.max_key = 0;
-    if (k_on || p_on || stats) {
-      // Pass 1: candidate count, max, and (for top-k) the first-digit histogram.
-      constexpr int kShift0 = Dig::shift(0);
-      if (k_on) {
-        for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) sh.hist.count[b] = 0;
-        __syncthreads();
+    if (!(k_on || p_on || stats)) {
+      stage();
+      return out;
+    }
+    // C = 1 reads the row from memory on every pass, so pass 1 also builds the first-digit
+    // histogram top-k starts from; staged slices (C > 1) use the window instead.
+    constexpr int kShift0 = Dig::shift(0);
+    constexpr bool kFusedDigit = C == 1;
+    u32* counts = reinterpret_cast<u32*>(sh.hist.bins.local);
+    if (kFusedDigit && k_on) {
+      for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) counts[b] = 0;
+      __syncthreads();
+    }
+    u32 count_here = 0, max_key = 0;
+    for_each<C != 1>([&](u32, u32 key) {
+      count_here += key != 0;
+      max_key = max(max_key, key);
+      if (kFusedDigit && k_on && key != 0) atomicAdd(&counts[key >> kShift0], 1u);
+    });
+    u64 cand = block_sum<BLOCK>(static_cast<u64>(count_here), sh.scratch);
+    max_key = block_max<BLOCK>(max_key, sh.scratch);
+    if (C > 1) {
+      exchange(cand, max_key);
+      cand = 0;
+      for (int r = 0; r < C; ++r) {
+        cand += sh.peers[0][r];
+        max_key = max(max_key, static_cast<u32>(sh.peers[1][r]));
       }
-      u32 count = 0, max_key = 0;
-      for_each([&](u32, u32 key) {
-        count += key != 0;
-        max_key = max(max_key, key);
-        if (k_on && key != 0) atomicAdd(&sh.hist.count[key >> kShift0], 1u);
-      });
-      count = block_sum<BLOCK>(count, sh.scratch);
-      max_key = block_max<BLOCK>(max_key, sh.scratch);
-      out.count = count;
-      out.max_key = max_key;
-      max_is_inf = max_key == to_key<D>(D::kPosInf);
-      xmax = key_to_float<D>(max_key);
+    }
+    const u32 row_count = static_cast<u32>(cand);
+    out.count = row_count;
+    out.max_key = max_key;
+    max_is_inf = max_key == to_key<D>(D::kPosInf);
+    xmax = key_to_float<D>(max_key);
+    const bool k_cuts = k_on && static_cast<u32>(k) < row_count;
 
-      bool done = false;
-      if (k_on && static_cast<u32>(k) < count) {
-        u32 bin;
-        u64 above;
-        find_bin(sh.hist.count, Dig::kMaxBins, static_cast<u64>(k), bin, above);
-        if (above + sh.hist.count[bin] <= static_cast<u64>(kCandidateCap)) {
-          __syncthreads();  // the histogram shares storage with the candidates
-          // Pass 2: gather and sort; top-k is the first k, top-p a mass prefix of those.
-          gather_sorted(bin);
-          const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
-          const u64 c = sh.hist.candidate[pos];
-          out.key = static_cast<u32>(c >> 32);
-          out.index = ~static_cast<u32>(c);
-          done = true;
-        }
-        __syncthreads();
+    bool done = false;
+    if (kFusedDigit && k_cuts) {
+      // Candidates: every token in or above the first-digit bin holding the k-th.
+      const u64* hist = reduce_bins<false>(Dig::kMaxBins);
+      u32 bin;
+      u64 above;
+      find_bin<false>(hist, Dig::kMaxBins, static_cast<u64>(k), bin, above);
+      if (above + bin_value<false>(hist, static_cast<int>(bin)) <= static_cast<u64>(kCandidateCap)) {
+        u64 local = 0;
+        for (int b = static_cast<int>(bin) + static_cast<int>(threadIdx.x); b < Dig::kMaxBins; b += BLOCK)
+          local += counts[b];
+        local = block_sum<BLOCK>(local, sh.scratch);
+        gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, static_cast<u32>(local));
+        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        const u64 c = sh.hist.candidate[pos];
+        out.key = static_cast<u32>(c >> 32);
+        out.index = ~static_cast<u32>(c);
+        done = true;
       }
-      if (!done && k_on && static_cast<u32>(k) < count) {
-        auto all = [](u32, u32) { return true; };
-        auto want_k = [k](u64) { return static_cast<u64>(k); };
-        const Selected s = select<false>(all, want_k);
-        out.key = s.key;
-        const u32 need = static_cast<u32>(s.remaining);
-        out.index = need >= s.at_key ? kAllTies : nth_with_key(s.key, need);
+      __syncthreads();
+    } else if (k_cuts) {
+      // Window: top-k is the first k sorted candidates, top-p a mass prefix of those.
+      window_histogram<false>(max_key);
+      u32 bin;
+      u64 through;
+      window_find(sh.hist.win.count_total, static_cast<u64>(k), bin, through);
+      if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
+        const u32 mk = max_key;
+        gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
+        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        const u64 c = sh.hist.candidate[pos];
+        out.key = static_cast<u32>(c >> 32);
+        out.index = ~static_cast<u32>(c);
+        done = true;
       }
-      if (!done && p_on && count > 0) {
-        const u32 k_key = out.key, k_index = out.index;
-        auto survivor = [k_key, k_index](u32 i, u32 key) { return key > k_key || (key == k_key && i <= k_index); };
-        const Selected s = select<true>(survivor, want_p);
-        const u64 unit = mass(s.key);  // every token at this key carries the same mass
-        const u64 ties_needed = (s.remaining + unit - 1) / unit;
-        const u64 ties_present = s.at_key / unit;
-        out.key = s.key;
-        if (ties_needed >= ties_present)
-          out.index = s.key == k_key ? k_index : kAllTies;
-        else
-          out.index = nth_with_key(s.key, static_cast<u32>(ties_needed));
+      __syncthreads();
+    } else if (p_on && row_count > 0) {
+      // Window: top-p alone is a mass prefix of the sorted candidates, against the row's mass.
+      const u64 below = window_histogram<true>(max_key);
+      u64 window_mass = 0;
+      for (int b = threadIdx.x; b < kWindow; b += BLOCK) window_mass += sh.hist.win.mass_total[b];
+      window_mass = block_sum<BLOCK>(window_mass, sh.scratch);
+      const u64 want = want_p(window_mass + below);
+      u32 bin;
+      u64 through;
+      window_find(sh.hist.win.mass_total, want, bin, through);
+      if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
+        const u32 mk = max_key;
+        const u32 n = gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
+        const u32 pos = mass_prefix_position(n, [want](u64) { return want; });
+        const u64 c = sh.hist.candidate[pos];
+        out.key = static_cast<u32>(c >> 32);
+        out.index = ~static_cast<u32>(c);
+        done = true;
       }
+      __syncthreads();
+    }
+    if (!done && k_cuts) {
+      auto all = [](u32, u32) { return true; };
+      auto want_k = [k](u64) { return static_cast<u64>(k); };
+      const Selected s = select<false>(all, want_k);
+      out.key = s.key;
+      const u32 need = static_cast<u32>(s.remaining);
+      out.index = need >= s.at_key ? kAllTies : nth_with_key(s.key, need);
+    }
+    if (!done && p_on && row_count > 0) {
+      const u32 k_key = out.key, k_index = out.index;
+      auto survivor = [k_key, k_index](u32 i, u32 key) { return key > k_key || (key == k_key && i <= k_index); };
+      const Selected s = select<true>(survivor, want_p);
+      const u64 unit = mass(s.key);  // every token at this key carries the same mass
+      const u64 ties_needed = (s.remaining + unit - 1) / unit;
+      const u64 ties_present = s.at_key / unit;
+      out.key = s.key;
+      if (ties_needed >= ties_present)
+        out.index = s.key == k_key ? k_index : kAllTies;
+      else
+        out.index = nth_with_key(s.key, static_cast<u32>(ties_needed));
     }
     return out;
   }
 
   // Writes one element's mask entry; every lane of the block calls it for the same u.
   template <int MASK>
-  __device__ void write_mask(void* mask_out, long long row, u32 i, bool keep) const {
+  __device__ void write_mask(void* mask_out, long long row, u32 i, bool in, bool keep) const {
     if (MASK == kMaskBool) {
-      if (i < static_cast<u32>(V)) static_cast<unsigned char*>(mask_out)[row * V + i] = keep ? 1 : 0;
+      if (in) static_cast<unsigned char*>(mask_out)[row * V + i] = keep ? 1 : 0;
     } else if (MASK == kMaskBits) {
       const int lane = threadIdx.x & 31;
-      const u32 word = __ballot_sync(0xFFFFFFFFu, keep);
+      const u32 word = __ballot_sync(0xFFFFFFFFu, in && keep);
       const u32 first = i - static_cast<u32>(lane);
-      if (lane == 0 && first < static_cast<u32>(V)) {
+      if (lane == 0 && in) {
         constexpr long long kWords = (static_cast<long long>(V) + 31) / 32;
         static_cast<u32*>(mask_out)[row * kWords + first / 32] = word;
       }
     }
   }
 };
+
+// Shared memory of a kernel: static for C = 1; dynamic (with the staged slice after it) for C > 1.
+template <class R, int C>
+struct SharedFor {
+  __device__ static typename R::Smem& get() {
+    __shared__ typename R::Smem sh;
+    return sh;
+  }
+  __device__ static typename R::Bits* slice() { return nullptr; }
+};
+
+template <class R, int C>
+struct DynamicShared {
+  __device__ static unsigned char* base() {
+    extern __shared__ __align__(16) unsigned char sj_dynamic_smem[];
+    return sj_dynamic_smem;
+  }
+  __device__ static typename R::Smem& get() { return *reinterpret_cast<typename R::Smem*>(base()); }
+  __device__ static typename R::Bits* slice() { return reinterpret_cast<typename R::Bits*>(base() + kSharedHeader); }
+};
+
+template <class R>
+struct SharedFor<R, 2> : DynamicShared<R, 2> {};
+template <class R>
+struct SharedFor<R, 4> : DynamicShared<R, 4> {};
+template <class R>
+struct SharedFor<R, 8> : DynamicShared<R, 8> {};
+template <class R>
+struct SharedFor<R, 16> : DynamicShared<R, 16> {};
+
+// This CTA's row and rank: C consecutive CTAs (one cluster) share a row.
+template <int C>
+__device__ __forceinline__ void row_and_rank(int& row, u32& rank) {
+  row = static_cast<int>(blockIdx.x / C);
+  rank = blockIdx.x % C;
+}
 
 }  // namespace sj

@@ -2,17 +2,21 @@
 
 namespace sj {
 
-template <int DT, int V, int BLOCK, int MASK>
-__global__ void __launch_bounds__(BLOCK, 1) truncate_kernel(void* logits, long long row_stride, int batch,
-                                                            const int* top_k, const float* top_p, void* mask_out) {
-  typedef Row<DT, V, BLOCK> R;
+template <int DT, int V, int BLOCK, int C, int MASK>
+__global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1)
+    truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
+                    void* mask_out) {
+  typedef Row<DT, V, BLOCK, C> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
-  __shared__ typename R::Smem sh;
+  typedef SharedFor<R, C> S;
+  static_assert(sizeof(typename R::Smem) <= kSharedHeader, "shared header");
 
-  const int row = blockIdx.x;
-  if (row >= batch) return;
-  R r{static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, sh, false, 0.0f, 1.0f};
+  int row;
+  u32 rank;
+  row_and_rank<C>(row, rank);
+  if (row >= batch) return;  // whole clusters share a row, so they leave together
+  R r(static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, S::slice(), rank, S::get(), 1.0f);
 
   const int k = top_k ? top_k[row] : 0;
   const float p = top_p ? top_p[row] : 1.0f;
@@ -22,18 +26,20 @@ __global__ void __launch_bounds__(BLOCK, 1) truncate_kernel(void* logits, long l
   const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
-  for (u32 base = 0; base < static_cast<u32>(V); base += R::kTile) {
+  for (u32 base = 0; base < R::kSlice; base += R::kTile) {
     Bits v[R::U];
     r.load_tile(base, v);
 #pragma unroll
     for (int u = 0; u < R::U; ++u) {
-      const u32 i = base + u * BLOCK + threadIdx.x;
-      const bool in = i < static_cast<u32>(V);
+      const u32 j = base + u * BLOCK + threadIdx.x;
+      const u32 i = r.lo + j;
+      const bool in = j < r.count();
       const bool keep = cut.keeps(i, to_key<D>(v[u]));
-      if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.x[i] = static_cast<Bits>(D::kNegInf);
-      r.template write_mask<MASK>(mask_out, row, i, keep);
+      if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.g[i] = static_cast<Bits>(D::kNegInf);
+      r.template write_mask<MASK>(mask_out, row, i, in, keep);
     }
   }
+  if (C > 1) cluster_sync();  // no CTA may exit while a peer could still read its shared memory
 }
 
 }  // namespace sj

@@ -49,6 +49,8 @@ typedef struct sj_kernel_desc {
   int32_t block;      /* 0: default; else 128, 256, 512 or 1024 */
   sj_mask_kind mask;
   sj_kind kind;       /* SJ_KIND_TRUNCATE (sj_truncate) or SJ_KIND_SAMPLE (sj_sample) */
+  int32_t cluster;    /* CTAs per row: 0 = auto; 1, 2, 4, 8 or 16 (> 1 needs sm_90+). Added in 0.2:
+                         a caller whose struct_size ends before it gets auto. */
 } sj_kernel_desc;
 
 /* One decode step of the fused sampler. Inputs: device arrays of `batch` elements, or 0 for the

@@ -25,17 +25,33 @@ std::size_t dtype_size(DType d);
 constexpr std::int64_t kMaxVocab = 2147483647;  // 2^31 - 1
 constexpr int kDefaultBlock = 512;
 bool is_valid_block(int block);  // 128, 256, 512, 1024
+constexpr int kAutoCluster = 0;
+bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
+// Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
+// and the staged slice. sm_90 allows 227 KB per CTA.
+constexpr std::int64_t kClusterSharedHeader = 36864;
+constexpr std::int64_t kMaxClusterSharedBytes = 227 * 1024;
 
 struct KernelSpec {
   Kind kind = Kind::Truncate;
   DType dtype = DType::F32;
   std::int64_t vocab = 0;
   int block = kDefaultBlock;
+  // CTAs that share one row. 1: one CTA per row, reading the row from global memory on each
+  // pass. 2..16 (sm_90+): a thread-block cluster stages the row in shared memory and reads it
+  // from HBM once. 0 (auto): the module holds the one-CTA kernel and, on sm_90+, the cluster
+  // kernel of small_batch_cluster(); each launch takes the cluster kernel while the batch fills
+  // the GPU at most about twice (batch * cluster <= 2 * SMs), the one-CTA kernel above that.
+  int cluster = kAutoCluster;
   MaskKind mask = MaskKind::None;
   std::string arch = "sm_90";  // "sm_XY" with optional a/f suffix
 
-  // "truncate-bf16-v151936-b512-bitmask-sm_90" (or "sample-..."). Used in logs, file names and
-  // the CLI.
+  // The cluster an auto spec uses at small batch, from (arch, dtype, vocab); 1 when none helps.
+  int small_batch_cluster() const;
+  // The cluster of the kernel launched for small batches: cluster, or small_batch_cluster() for auto.
+  int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }
+  // "truncate-bf16-v151936-b512-cauto-bitmask-sm_90" (or "sample-...", "c8", ...). Used in logs,
+  // file names and the CLI.
   std::string canonical() const;
   // Inverse of canonical(); throws samplejit::Error naming the bad field and value.
   static KernelSpec parse(std::string_view text);
@@ -44,6 +60,12 @@ struct KernelSpec {
 
   bool operator==(const KernelSpec&) const = default;
 };
+
+struct KernelSpec;
+// Elements of the row one CTA of the cluster holds (the whole row for cluster <= 1).
+std::int64_t cluster_slice_elements(std::int64_t vocab, int cluster);
+// Dynamic shared memory bytes of the spec's cluster kernel (0 when it has none).
+std::int64_t cluster_shared_bytes(const KernelSpec& spec);
 
 // Compute capability from "sm_90" / "sm_90a" -> 90. Throws on malformed input.
 int arch_number(std::string_view arch);

@@ -1,5 +1,6 @@
 // Tests of the C ABI (include/samplejit/samplejit.h, src/c_api.cpp) that need no GPU. Assertions
 // that only hold without a CUDA driver are skipped when /dev/nvidia0 exists.
+#include <cstddef>
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -116,10 +117,17 @@ TEST_CASE("c_api sj_prepare validates its arguments", "[c_api]") {
     CHECK(k == nullptr);
   }
   SECTION("struct_size too small") {
-    d.struct_size = sizeof(sj_kernel_desc) - 1;
+    d.struct_size = offsetof(sj_kernel_desc, cluster) - 1;  // a 0.2 desc without the cluster is still accepted
     CHECK(sj_prepare(h.rt, &d, 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
     CHECK(mentions(last_error(), "desc->struct_size"));
-    CHECK(mentions(last_error(), std::to_string(sizeof(sj_kernel_desc) - 1)));
+    CHECK(mentions(last_error(), std::to_string(offsetof(sj_kernel_desc, cluster) - 1)));
+    CHECK(k == nullptr);
+  }
+  SECTION("bad cluster") {
+    d.cluster = 3;
+    CHECK(sj_prepare(h.rt, &d, 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
+    CHECK(mentions(last_error(), "desc->cluster"));
+    CHECK(mentions(last_error(), "'3'"));
     CHECK(k == nullptr);
   }
   SECTION("bad dtype") {
@@ -184,14 +192,14 @@ TEST_CASE("c_api sj_prepare_spec validates its arguments", "[c_api]") {
   REQUIRE(sj_runtime_create(tmp.path.c_str(), &h.rt) == SJ_OK);
   sj_kernel k = poison_kernel();
 
-  const char* malformed = "truncate-fp32-v32000-b256-boolmask";
+  const char* malformed = "truncate-fp32-v32000-b256-cauto-boolmask";
   CHECK(sj_prepare_spec(h.rt, malformed, 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
   CHECK(mentions(last_error(), "spec"));
   CHECK(mentions(last_error(), std::string("'") + malformed + "'"));
   CHECK(k == nullptr);
 
   k = poison_kernel();
-  CHECK(sj_prepare_spec(h.rt, "truncate-bf16-v0-b512-bitmask-sm_90", 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
+  CHECK(sj_prepare_spec(h.rt, "truncate-bf16-v0-b512-cauto-bitmask-sm_90", 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
   CHECK(mentions(last_error(), "vocab"));
   CHECK(k == nullptr);
 
@@ -201,13 +209,13 @@ TEST_CASE("c_api sj_prepare_spec validates its arguments", "[c_api]") {
   CHECK(k == nullptr);
 
   k = poison_kernel();
-  CHECK(sj_prepare_spec(nullptr, "truncate-bf16-v32000-b512-bitmask-sm_90", 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
+  CHECK(sj_prepare_spec(nullptr, "truncate-bf16-v32000-b512-cauto-bitmask-sm_90", 0, &k) == SJ_ERROR_INVALID_ARGUMENT);
   CHECK(mentions(last_error(), "runtime"));
   CHECK(k == nullptr);
 
   if (!has_gpu()) {
     k = poison_kernel();
-    CHECK(sj_prepare_spec(h.rt, "truncate-bf16-v32000-b512-bitmask-sm_90", 0, &k) == SJ_ERROR_NOT_AVAILABLE);
+    CHECK(sj_prepare_spec(h.rt, "truncate-bf16-v32000-b512-cauto-bitmask-sm_90", 0, &k) == SJ_ERROR_NOT_AVAILABLE);
     CHECK(k == nullptr);
   }
 }

@@ -166,8 +166,8 @@ std::uint64_t le64(const std::vector<char>& b, std::size_t at) {
   return v;
 }
 
-const std::string kBitSpec = "truncate-bf16-v32000-b512-bitmask-sm_90";
-const std::string kNoSpec = "truncate-bf16-v32000-b512-nomask-sm_90";
+const std::string kBitSpec = "truncate-bf16-v32000-b512-cauto-bitmask-sm_90";
+const std::string kNoSpec = "truncate-bf16-v32000-b512-cauto-nomask-sm_90";
 
 // Compiles bf16/v32000/sm_90 with the given masks into root; returns the result.
 CliResult prewarm_bf16(const fs::path& root, const std::string& masks, const std::string& jobs = "1") {
@@ -179,8 +179,8 @@ CliResult prewarm_bf16(const fs::path& root, const std::string& masks, const std
 TEST_CASE("cli prewarm compiles once, then hits the disk cache", "[cli]") {
   CliTempDir tmp;
   const fs::path root = tmp.path / "cache";
-  const std::regex compiled_re(R"(^\[1/1\] truncate-bf16-v32000-b512-bitmask-sm_90\s+compiled\s+[0-9]+\.[0-9]+s\s*$)");
-  const std::regex hit_re(R"(^\[1/1\] truncate-bf16-v32000-b512-bitmask-sm_90\s+hit\s+[0-9]+\.[0-9]+s\s*$)");
+  const std::regex compiled_re(R"(^\[1/1\] truncate-bf16-v32000-b512-cauto-bitmask-sm_90\s+compiled\s+[0-9]+\.[0-9]+s\s*$)");
+  const std::regex hit_re(R"(^\[1/1\] truncate-bf16-v32000-b512-cauto-bitmask-sm_90\s+hit\s+[0-9]+\.[0-9]+s\s*$)");
 
   const CliResult first = prewarm_bf16(root, "bitmask");
   INFO(describe(first));
@@ -223,7 +223,7 @@ TEST_CASE("cli prewarm --model-config expands dtype x vocab x archs", "[cli]") {
   INFO(describe(r));
   REQUIRE(r.status == 0);
   std::set<std::string> indices;
-  for (const std::string spec : {"truncate-fp32-v50257-b512-nomask-sm_80", "truncate-fp32-v50257-b512-nomask-sm_90"}) {
+  for (const std::string spec : {"truncate-fp32-v50257-b512-cauto-nomask-sm_80", "truncate-fp32-v50257-b512-cauto-nomask-sm_90"}) {
     const std::string line = progress_line(r.out, spec);
     INFO(spec);
     REQUIRE(!line.empty());
@@ -336,7 +336,7 @@ TEST_CASE("cli cache ls, verify, prune and clear", "[cli]") {
     const CliResult r = run_cli({"cache", "ls"}, root);
     INFO(describe(r));
     REQUIRE(r.status == 0);
-    const std::regex entry_re(R"(^truncate-bf16-v32000-b512-(bit|no)mask-sm_90\s+[0-9a-f]{32}\s+[0-9]+ B\s*$)");
+    const std::regex entry_re(R"(^truncate-bf16-v32000-b512-cauto-(bit|no)mask-sm_90\s+[0-9a-f]{32}\s+[0-9]+ B\s*$)");
     std::set<std::string> listed;
     for (const auto& l : lines_of(r.out))
       if (std::regex_match(l, entry_re)) listed.insert(l.substr(0, l.find(' ')));
@@ -467,19 +467,19 @@ TEST_CASE("cli cache ls, verify, prune and clear", "[cli]") {
 TEST_CASE("cli render prints the instantiated source", "[cli]") {
   CliTempDir tmp;
   const fs::path root = tmp.path / "cache";
-  const CliResult r = run_cli({"render", "truncate-fp32-v32000-b256-boolmask-sm_80"}, root);
+  const CliResult r = run_cli({"render", "truncate-fp32-v32000-b256-cauto-boolmask-sm_80"}, root);
   INFO(describe(r));
   CHECK(r.status == 0);
-  CHECK(r.out.find("sj::truncate_kernel<sj::kF32, 32000, 256, sj::kMaskBool>") != std::string::npos);
+  CHECK(r.out.find("sj::truncate_kernel<sj::kF32, 32000, 256, 1, sj::kMaskBool>") != std::string::npos);
   CHECK(!fs::exists(root));  // rendering compiles nothing
 
-  const CliResult other = run_cli({"render", "truncate-bf16-v151936-b512-bitmask-sm_90"}, root);
+  const CliResult other = run_cli({"render", "truncate-bf16-v151936-b512-cauto-bitmask-sm_90"}, root);
   INFO(describe(other));
   CHECK(other.status == 0);
-  CHECK(other.out.find("sj::truncate_kernel<sj::kBF16, 151936, 512, sj::kMaskBits>") != std::string::npos);
+  CHECK(other.out.find("sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>") != std::string::npos);
   CHECK(other.out.find("sj::truncate_kernel<sj::kF32, 32000") == std::string::npos);
 
-  const std::string bad_spec = "truncate-fp32-v32000-b256-boolmask";
+  const std::string bad_spec = "truncate-fp32-v32000-b256-cauto-boolmask";
   const CliResult bad = run_cli({"render", bad_spec}, root);
   INFO(describe(bad));
   CHECK(bad.status != 0);

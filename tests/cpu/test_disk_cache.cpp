@@ -304,7 +304,7 @@ TEST_CASE("disk cache: store then load round-trips at the documented path", "[ca
 
   REQUIRE(cache.store(spec, kDigestA, entry));
   const fs::path expected = root / "v1" / "sm_90" / "bf16" / "v151936" /
-                            ("truncate-bf16-v151936-b512-bitmask-sm_90." + kDigestA + ".sjit");
+                            ("truncate-bf16-v151936-b512-cauto-bitmask-sm_90." + kDigestA + ".sjit");
   CHECK(cache.entry_path(spec, kDigestA) == expected);
   CHECK(fs::is_regular_file(expected));
   CHECK(read_bytes(expected) == samplejit::encode_entry(entry));

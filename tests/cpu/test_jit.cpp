@@ -50,8 +50,12 @@ struct TempDir {
 
 TEST_CASE("spec canonical text round-trips and bad specs name the field", "[spec]") {
   const KernelSpec s = spec_of(DType::BF16, 151936, 512, MaskKind::Bits);
-  CHECK(s.canonical() == "truncate-bf16-v151936-b512-bitmask-sm_90");
+  CHECK(s.canonical() == "truncate-bf16-v151936-b512-cauto-bitmask-sm_90");
   CHECK(KernelSpec::parse(s.canonical()) == s);
+  KernelSpec eight = s;
+  eight.cluster = 8;
+  CHECK(eight.canonical() == "truncate-bf16-v151936-b512-c8-bitmask-sm_90");
+  CHECK(KernelSpec::parse(eight.canonical()) == eight);
   for (auto d : {DType::F32, DType::F16, DType::BF16})
     for (auto m : {MaskKind::None, MaskKind::Bool, MaskKind::Bits}) {
       auto t = spec_of(d, 1, 128, m, "sm_80");
@@ -66,15 +70,57 @@ TEST_CASE("spec canonical text round-trips and bad specs name the field", "[spec
       CHECK_THAT(e.what(), Catch::Contains(needle));
     }
   };
-  bad("truncate-bf16-v0-b512-bitmask-sm_90", "vocab");
-  bad("truncate-bf16-v2147483648-b512-bitmask-sm_90", "2147483648");
-  bad("truncate-fp64-v10-b512-bitmask-sm_90", "fp64");
-  bad("truncate-bf16-v10-b300-bitmask-sm_90", "300");
-  bad("truncate-bf16-v10-b512-bits2-sm_90", "bits2");
-  bad("truncate-bf16-v10-b512-bitmask-sm90", "sm90");
-  bad("truncate-bf16-v10-b512-bitmask", "spec");
-  bad("truncate-bf16-v010-b512-bitmask-sm_90", "canonical");
-  bad("truncate-bf16-vx-b512-bitmask-sm_90", "vx");
+  bad("truncate-bf16-v0-b512-c1-bitmask-sm_90", "vocab");
+  bad("truncate-bf16-v2147483648-b512-c1-bitmask-sm_90", "2147483648");
+  bad("truncate-fp64-v10-b512-c1-bitmask-sm_90", "fp64");
+  bad("truncate-bf16-v10-b300-c1-bitmask-sm_90", "300");
+  bad("truncate-bf16-v10-b512-c1-bits2-sm_90", "bits2");
+  bad("truncate-bf16-v10-b512-c1-bitmask-sm90", "sm90");
+  bad("truncate-bf16-v10-b512-c1-bitmask", "spec");
+  bad("truncate-bf16-v010-b512-c1-bitmask-sm_90", "canonical");
+  bad("truncate-bf16-vx-b512-c1-bitmask-sm_90", "vx");
+  bad("truncate-bf16-v32000-b512-c3-bitmask-sm_90", "cluster '3'");
+  bad("truncate-bf16-v32000-b512-c0-bitmask-sm_90", "cluster '0'");
+  bad("truncate-bf16-v32000-b512-cx-bitmask-sm_90", "cluster 'x'");
+  bad("truncate-bf16-v32000-b512-x8-bitmask-sm_90", "cluster field");
+  bad("truncate-bf16-v32000-b512-c8-bitmask-sm_80", "sm_90");       // clusters need Hopper
+  bad("truncate-fp32-v262144-b512-c2-bitmask-sm_90", "shared memory");  // a 512 KB slice
+}
+
+TEST_CASE("the automatic cluster keeps a slice within 64 KB on sm_90 and is 1 before it", "[spec]") {
+  auto c = [](DType d, std::int64_t v, const char* arch = "sm_90") {
+    return spec_of(d, v, 512, MaskKind::None, arch).small_batch_cluster();
+  };
+  CHECK(c(DType::F32, 151936) == 16);
+  CHECK(c(DType::BF16, 151936) == 8);
+  CHECK(c(DType::F16, 128256) == 4);
+  CHECK(c(DType::F32, 32000) == 2);
+  CHECK(c(DType::F32, 262144) == 16);
+  CHECK(c(DType::F32, 2000) == 1);             // small rows: one CTA reads them from L2
+  CHECK(c(DType::F32, 151936, "sm_80") == 1);  // no clusters before sm_90
+  CHECK(c(DType::F32, 100000000) == 1);        // too large to stage
+  for (std::int64_t v : {std::int64_t{32000}, std::int64_t{151936}, std::int64_t{262144}})
+    for (DType d : {DType::F32, DType::BF16}) {
+      const KernelSpec s = spec_of(d, v, 512, MaskKind::None);
+      const int cl = s.primary_cluster();
+      CHECK(cl > 1);
+      CHECK(cluster_shared_bytes(s) <= kClusterSharedHeader + 64 * 1024);
+      CHECK(cluster_slice_elements(v, cl) * cl >= v);
+      CHECK(cluster_slice_elements(v, cl) % 32 == 0);  // bit-mask words never straddle CTAs
+      // The auto module carries the cluster kernel and the one-CTA kernel for large batches.
+      const auto names = kernel_name_expressions(s);
+      REQUIRE(names.size() == 2);
+      CHECK_THAT(names[0], Catch::Contains(", " + std::to_string(cl) + ", sj::kMaskNone>"));
+      CHECK_THAT(names[1], Catch::Contains(", 1, sj::kMaskNone>"));
+    }
+  // An explicit choice is one kernel of that cluster.
+  KernelSpec explicit_one = spec_of(DType::F32, 151936, 512, MaskKind::None);
+  explicit_one.cluster = 1;
+  CHECK(explicit_one.primary_cluster() == 1);
+  CHECK(kernel_name_expressions(explicit_one).size() == 1);
+  CHECK(explicit_one.canonical() == "truncate-fp32-v151936-b512-c1-nomask-sm_90");
+  // Before sm_90 an auto module is the one-CTA kernel alone.
+  CHECK(kernel_name_expressions(spec_of(DType::F32, 151936, 512, MaskKind::None, "sm_80")).size() == 1);
 }
 
 TEST_CASE("render output matches the golden file", "[render]") {
@@ -87,10 +133,14 @@ TEST_CASE("render output matches the golden file", "[render]") {
   // The rendered unit is the template as written plus exactly one instantiation.
   const std::string tpl = slurp(fs::path(SAMPLEJIT_SOURCE_DIR) / "templates/truncate.cuh");
   CHECK(out.find(tpl) != std::string::npos);
-  CHECK_THAT(out, Catch::EndsWith("template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, sj::kMaskBits>"
+  // An auto spec instantiates the cluster kernel and the one-CTA kernel for large batches.
+  CHECK_THAT(out, Catch::EndsWith("template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>"
+                                  "(void*, long long, int, const int*, const float*, void*);\n"
+                                  "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 1, sj::kMaskBits>"
                                   "(void*, long long, int, const int*, const float*, void*);\n"));
-  CHECK(render(spec_of(DType::F32, 7, 256, MaskKind::None)).find("sj::kF32, 7, 256, sj::kMaskNone") != std::string::npos);
-  CHECK(kernel_name_expression(s) == "&sj::truncate_kernel<sj::kBF16, 151936, 512, sj::kMaskBits>");
+  CHECK(render(spec_of(DType::F32, 7, 256, MaskKind::None)).find("sj::kF32, 7, 256, 1, sj::kMaskNone") !=
+        std::string::npos);
+  CHECK(kernel_name_expression(s) == "&sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>");
 }
 
 TEST_CASE("key digest is stable and sensitive to every input", "[key]") {
@@ -191,6 +241,44 @@ TEST_CASE("every variant renders and compiles for sm_80 and sm_90 with zero spil
   CHECK(bad == 0);
 }
 
+TEST_CASE("every cluster size compiles for sm_90 with zero spills", "[compile][matrix]") {
+  std::vector<KernelSpec> specs;
+  for (Kind kind : {Kind::Truncate, Kind::Sample})
+    for (DType d : {DType::F32, DType::BF16})
+      for (std::int64_t v : {std::int64_t{32000}, std::int64_t{151936}, std::int64_t{262144}})
+        for (int c : {1, 2, 4, 8, 16}) {
+          KernelSpec s = spec_of(d, v, 512, MaskKind::Bits);
+          s.kind = kind;
+          s.cluster = c;
+          if (cluster_shared_bytes(s) > kMaxClusterSharedBytes) continue;  // validate() refuses those
+          specs.push_back(s);
+        }
+  std::vector<std::string> failures(specs.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < specs.size();) {
+      try {
+        const Compiled c = compile(make_compile_inputs(specs[i]));
+        if (c.spill_stores != 0 || c.spill_loads != 0 || c.stack_bytes != 0) failures[i] = "spills";
+        if (c.lowered_name.find(std::to_string(specs[i].cluster)) == std::string::npos) failures[i] = "name";
+      } catch (const std::exception& e) {
+        failures[i] = e.what();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    if (!failures[i].empty()) {
+      ++bad;
+      UNSCOPED_INFO(specs[i].canonical() << ": " << failures[i]);
+    }
+  CHECK(specs.size() >= 40);
+  CHECK(bad == 0);
+}
+
 TEST_CASE("the runtime compiles a key once however many threads ask, then serves it from memory", "[runtime]") {
   TempDir dir;
   Runtime rt(RuntimeOptions{dir.path, true});
@@ -255,7 +343,7 @@ TEST_CASE("sample variants compile for sm_90 with zero spills and both entry poi
           CHECK(KernelSpec::parse(s.canonical()) == s);
           const Compiled c = compile(make_compile_inputs(s));
           INFO(s.canonical());
-          CHECK(c.lowered_names.size() == 2);
+          CHECK(c.lowered_names.size() == (s.primary_cluster() > 1 ? 3u : 2u));
           CHECK(c.spill_stores == 0);
           CHECK(c.spill_loads == 0);
           CHECK(c.stack_bytes == 0);

@@ -27,12 +27,13 @@ Runtime& rt() {
   return r;
 }
 
-Kernel sampler(DType d, std::int64_t v, int block = 512, MaskKind m = MaskKind::None) {
+Kernel sampler(DType d, std::int64_t v, int block = 512, MaskKind m = MaskKind::None, int cluster = kAutoCluster) {
   KernelSpec s;
   s.kind = Kind::Sample;
   s.dtype = d;
   s.vocab = v;
   s.block = block;
+  s.cluster = cluster;
   s.mask = m;
   s.arch.clear();
   return rt().prepare(s, 0);
@@ -228,9 +229,18 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
   };
   std::vector<Seen> seen;
   std::vector<std::string> where;
+  struct Variant {
+    int block, cluster;
+    MaskKind mask;
+  };
+  std::vector<Variant> variants;
   for (int block : {256, 512})
-    for (MaskKind m : {MaskKind::None, MaskKind::Bool, MaskKind::Bits}) {
-      Kernel k = sampler(DType::BF16, V, block, m);
+    for (MaskKind m : {MaskKind::None, MaskKind::Bool, MaskKind::Bits}) variants.push_back({block, kAutoCluster, m});
+  // One CTA per row and every cluster size must give the same bits as the automatic choice.
+  for (int c : {1, 2, 4, 16}) variants.push_back({512, c, MaskKind::Bits});
+  for (const Variant& var : variants) {
+      const MaskKind m = var.mask;
+      Kernel k = sampler(DType::BF16, V, var.block, m, var.cluster);
       for (std::int64_t B : {1, 64, 1000})
         for (std::int64_t slot : {std::int64_t{0}, std::int64_t{777}, B - 1}) {
           if (slot >= B) continue;

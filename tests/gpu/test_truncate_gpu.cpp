@@ -25,11 +25,12 @@ Runtime& runtime() {
   return rt;
 }
 
-KernelSpec make(DType d, std::int64_t v, int block, MaskKind m) {
+KernelSpec make(DType d, std::int64_t v, int block, MaskKind m, int cluster = kAutoCluster) {
   KernelSpec s;
   s.dtype = d;
   s.vocab = v;
   s.block = block;
+  s.cluster = cluster;
   s.mask = m;
   s.arch.clear();  // from the device
   return s;
@@ -76,8 +77,32 @@ TEST_CASE("every variant matches the CPU reference", "[gpu]") {
         }
 }
 
+TEST_CASE("every cluster size matches the CPU reference", "[gpu]") {
+  for (DType d : {DType::F32, DType::BF16})
+    for (std::int64_t v : {std::int64_t{32000}, std::int64_t{50257}, std::int64_t{262144}})
+      for (int c : {1, 2, 4, 8, 16})
+        for (MaskKind m : {MaskKind::Bits}) {
+          KernelSpec spec = make(d, v, 512, m, c);
+          spec.arch = runtime().device_info(0).arch;
+          if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) continue;
+          Kernel k = runtime().prepare(spec, 0);
+          tally().variants++;
+          VerifyOptions o;
+          o.batch = 12;
+          o.seed = static_cast<std::uint64_t>(v) * 3 + static_cast<std::uint64_t>(c);
+          INFO(k.spec().canonical());
+          expect_clean(verify_kernel(k, o));
+          o.batch = 4;
+          o.row_stride = v + 13;
+          o.seed += 1;
+          o.with_top_k = false;  // top-p alone takes the radix path over the whole row
+          expect_clean(verify_kernel(k, o));
+        }
+}
+
 TEST_CASE("batch sizes from 1 to 4096", "[gpu]") {
-  for (auto spec : {make(DType::BF16, 32000, 512, MaskKind::None), make(DType::F32, 151936, 512, MaskKind::Bits)}) {
+  for (auto spec : {make(DType::BF16, 32000, 512, MaskKind::None), make(DType::F32, 151936, 512, MaskKind::Bits),
+                    make(DType::F32, 151936, 512, MaskKind::Bits, 1)}) {
     Kernel k = runtime().prepare(spec, 0);
     for (std::int64_t b : {1, 2, 7, 64, 133, 1000, 4096}) {
       VerifyOptions o;

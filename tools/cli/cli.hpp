@@ -16,6 +16,7 @@ struct VariantOptions {
   std::vector<std::string> archs, dtypes, masks, model_configs, kinds;
   std::vector<long long> vocabs;
   std::vector<int> blocks;
+  std::vector<int> clusters;  // empty: auto
 };
 void add_variant_options(CLI::App& cmd, VariantOptions& o, bool need_arch);
 // The cartesian product of the options (model configs contribute their dtype x vocab pairs).

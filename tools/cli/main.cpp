@@ -24,6 +24,7 @@ void add_variant_options(CLI::App& cmd, VariantOptions& o, bool need_arch) {
   cmd.add_option("--vocab", o.vocabs, "Vocab sizes")->delimiter(',');
   cmd.add_option("--model-config", o.model_configs, "Hugging Face config.json (vocab_size, torch_dtype)");
   cmd.add_option("--block", o.blocks, "Block sizes (default 512)")->delimiter(',');
+  cmd.add_option("--cluster", o.clusters, "CTAs per row: 0 (auto, the default), 1, 2, 4, 8, 16")->delimiter(',');
   cmd.add_option("--mask", o.masks, "nomask, boolmask, bitmask (default: all three)")->delimiter(',');
   cmd.add_option("--kind", o.kinds, "truncate, sample (default: truncate)")->delimiter(',');
 }
@@ -85,6 +86,9 @@ std::vector<KernelSpec> expand_variants(const VariantOptions& o) {
   for (const auto& m : o.masks) masks.push_back(parse_mask(m));
   if (masks.empty()) masks = {MaskKind::None, MaskKind::Bool, MaskKind::Bits};
   std::vector<int> blocks = o.blocks.empty() ? std::vector<int>{kDefaultBlock} : o.blocks;
+  std::vector<int> clusters = o.clusters.empty() ? std::vector<int>{kAutoCluster} : o.clusters;
+  for (int c : clusters)
+    if (!is_valid_cluster(c)) throw_invalid("--cluster", std::to_string(c), "must be 0 (auto), 1, 2, 4, 8 or 16");
   std::vector<Kind> kinds;
   for (const auto& k : o.kinds) {
     if (k != "truncate" && k != "sample") throw_invalid("--kind", k, "expected truncate or sample");
@@ -96,17 +100,25 @@ std::vector<KernelSpec> expand_variants(const VariantOptions& o) {
   for (const auto& a : archs)
     for (const auto& [d, v] : dv)
       for (int b : blocks)
-        for (MaskKind m : masks) {
-          KernelSpec s;
-          s.kind = kind;
-          s.dtype = d;
-          s.vocab = v;
-          s.block = b;
-          s.mask = m;
-          s.arch = a;
-          s.validate();
-          if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
-        }
+        for (int c : clusters)
+          for (MaskKind m : masks) {
+            KernelSpec s;
+            s.kind = kind;
+            s.dtype = d;
+            s.vocab = v;
+            s.block = b;
+            s.cluster = c;
+            s.mask = m;
+            s.arch = a;
+            if (c > 1 && cluster_shared_bytes(s) > kMaxClusterSharedBytes && clusters.size() > 1) {
+              // A list of clusters spans vocabs it cannot all serve: skip the ones that do not fit.
+              std::fprintf(stderr, "samplejit: skipping %s: its slice does not fit in shared memory\n",
+                           s.canonical().c_str());
+              continue;
+            }
+            s.validate();
+            if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+          }
   return out;
 }
 
@@ -265,7 +277,7 @@ int main(int argc, char** argv) {
 
   std::string spec_text;
   auto* render_cmd = app.add_subcommand("render", "Print the exact source compiled for a spec");
-  render_cmd->add_option("spec", spec_text, "e.g. truncate-bf16-v151936-b512-bitmask-sm_90")->required();
+  render_cmd->add_option("spec", spec_text, "e.g. truncate-bf16-v151936-b512-cauto-bitmask-sm_90")->required();
 
   auto* info = app.add_subcommand("info", "NVRTC and driver versions, devices, cache root and size");
   info->add_flag("--json", json, "JSON output");

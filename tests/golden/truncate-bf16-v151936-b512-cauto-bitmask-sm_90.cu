@@ -1,0 +1,949 @@
+// samplejit 0.2.0 generated for truncate-bf16-v151936-b512-cauto-bitmask-sm_90
+// Row selection shared by the truncation and sampling kernels.
+//
+// A row belongs to C CTAs. With C = 1 one CTA reads its row from global memory on every pass.
+// With C > 1 (sm_90 thread-block clusters) each CTA stages a contiguous slice of the row in shared
+// memory during the first pass, so the row is read from HBM once; histograms and scalars are then
+// summed across the cluster through distributed shared memory, and every CTA derives the same cut.
+//
+// Rendering concatenates this file, the kernel's own template and one explicit instantiation;
+// nothing is substituted. The unit must stay self-contained: NVRTC sees no headers.
+//
+// Method: logits become order-preserving unsigned keys (NaN and -inf -> key 0, which is never
+// kept; -0 folds onto +0). Top-k is an MSD radix select on key counts; top-p is a second radix
+// select on softmax mass held in 64-bit fixed point, so sums are exact integers and the result
+// does not depend on thread order. The kept set is always a prefix of the rank order
+// (key descending, index ascending), so one cutoff (key T, index I) describes it:
+// keep(i) <=> key(i) != 0 && (key(i) > T || (key(i) == T && i <= I)).
+
+namespace sj {
+
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+enum { kF32 = 0, kF16 = 1, kBF16 = 2 };
+enum { kMaskNone = 0, kMaskBool = 1, kMaskBits = 2 };
+
+constexpr u32 kAllTies = 0xFFFFFFFFu;
+
+template <int DT>
+struct Dtype;
+
+template <>
+struct Dtype<kF32> {
+  typedef u32 Bits;
+  static constexpr int kKeyBits = 32;
+  static constexpr u32 kSign = 0x80000000u;
+  static constexpr u32 kPosInf = 0x7F800000u;
+  static constexpr u32 kNegInf = 0xFF800000u;
+  static constexpr int kUnroll = 16;
+  __device__ static float to_float(u32 b) { return __uint_as_float(b); }
+};
+
+template <>
+struct Dtype<kBF16> {
+  typedef unsigned short Bits;
+  static constexpr int kKeyBits = 16;
+  static constexpr u32 kSign = 0x8000u;
+  static constexpr u32 kPosInf = 0x7F80u;
+  static constexpr u32 kNegInf = 0xFF80u;
+  static constexpr int kUnroll = 32;
+  __device__ static float to_float(u32 b) { return __uint_as_float(b << 16); }
+};
+
+template <>
+struct Dtype<kF16> {
+  typedef unsigned short Bits;
+  static constexpr int kKeyBits = 16;
+  static constexpr u32 kSign = 0x8000u;
+  static constexpr u32 kPosInf = 0x7C00u;
+  static constexpr u32 kNegInf = 0xFC00u;
+  static constexpr int kUnroll = 32;
+  __device__ static float to_float(u32 b) {
+    float f;
+    unsigned short h = static_cast<unsigned short>(b);
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+  }
+};
+
+template <class D>
+__device__ __forceinline__ u32 to_key(u32 bits) {
+  constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+  const u32 mag = bits & ~D::kSign;
+  if (mag > D::kPosInf || bits == D::kNegInf) return 0;  // NaN, -inf: never candidates
+  if (mag == 0) return D::kSign;                         // -0 ranks with +0
+  return (bits & D::kSign) ? (~bits & kAll) : (bits | D::kSign);
+}
+
+template <class D>
+__device__ __forceinline__ float key_to_float(u32 key) {
+  constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+  const u32 bits = (key & D::kSign) ? (key & ~D::kSign) : (~key & kAll);
+  return D::to_float(bits);
+}
+
+__host__ __device__ constexpr int ceil_log2(long long v) {
+  int r = 0;
+  while ((1ll << r) < v) ++r;
+  return r;
+}
+
+// Thread-block cluster primitives (sm_90+). Only C > 1 instantiations call them.
+__device__ __forceinline__ void cluster_sync() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
+// The shared::cluster address of *p in the CTA of the given rank.
+__device__ __forceinline__ u32 peer_address(const void* p, u32 rank) {
+  u32 out = 0;
+#if __CUDA_ARCH__ >= 900
+  const u32 local = static_cast<u32>(__cvta_generic_to_shared(p));
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(out) : "r"(local), "r"(rank));
+#else
+  __trap();
+#endif
+  return out;
+}
+
+__device__ __forceinline__ u64 peer_load(const u64* p, u32 rank) {
+  u64 v = 0;
+#if __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.u64 %0, [%1];" : "=l"(v) : "r"(peer_address(p, rank)) : "memory");
+#endif
+  return v;
+}
+
+__device__ __forceinline__ u32 peer_load(const u32* p, u32 rank) {
+  u32 v = 0;
+#if __CUDA_ARCH__ >= 900
+  asm volatile("ld.shared::cluster.u32 %0, [%1];" : "=r"(v) : "r"(peer_address(p, rank)) : "memory");
+#endif
+  return v;
+}
+
+__device__ __forceinline__ void peer_store(u64* p, u32 rank, u64 v) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("st.shared::cluster.u64 [%0], %1;" ::"r"(peer_address(p, rank)), "l"(v) : "memory");
+#endif
+}
+
+// Radix digits, most significant first: 11/11/10 bits for 32-bit keys, 11/5 for 16-bit keys.
+// An 11-bit first digit (sign, exponent, top mantissa bits) splits each octave of values into
+// 4 (fp32) or 8 (bf16) bins, so the bins at the top of a row hold few tokens.
+template <int KeyBits>
+struct Digits {
+  static constexpr int kPasses = KeyBits == 32 ? 3 : 2;
+  static constexpr int kMaxBins = 2048;
+  __device__ static constexpr int shift(int pass) {
+    return KeyBits == 32 ? (pass == 0 ? 21 : pass == 1 ? 10 : 0) : (pass == 0 ? 5 : 0);
+  }
+  __device__ static constexpr int width(int pass) {
+    return KeyBits == 32 ? (pass == 2 ? 10 : 11) : (pass == 0 ? 11 : 5);
+  }
+};
+
+// Top-k candidates (every token in or above the bin holding the k-th) that fit on chip are sorted
+// there, so the row is read only three times; larger sets take the radix path over the row.
+constexpr int kCandidateCap = 4096;
+
+// The window histogram: bins of equal key width counted down from the row's max, so the few
+// tokens near the top are binned finely and the body of the row, far below, costs no atomics.
+constexpr int kWindow = 1024;
+
+// Cluster exchanges publish up to this many values per CTA.
+constexpr int kExchange = 4;
+constexpr int kMaxCluster = 16;
+
+template <int BLOCK, int MAXBINS>
+struct Shared {
+  union {
+    struct {
+      u64 local[MAXBINS];  // this CTA's counts (as u32) or masses
+      u64 total[MAXBINS];  // C > 1: the cluster's sums
+    } bins;
+    struct {
+      u32 count[kWindow];  // this CTA's
+      u64 mass[kWindow];
+      u64 count_total[kWindow];  // the row's
+      u64 mass_total[kWindow];
+    } win;
+    u64 candidate[kCandidateCap];  // (key << 32) | ~index: descending order is rank order
+  } hist;
+  u64 scratch[32];
+  u64 exchange[2][kExchange];  // double-buffered, so one cluster barrier per exchange suffices
+  u64 peers[kExchange][kMaxCluster];
+  u64 found_above;
+  u32 found_bin;
+  u32 found_index;
+  u32 candidates;
+};
+
+// Dynamic shared memory of a C > 1 kernel: the Shared block, then the staged slice. The host
+// computes the same size (src/runtime.cpp); keep kSharedHeader in step with it.
+constexpr u32 kSharedHeader = 36864;
+
+template <int BLOCK, class T>
+__device__ T block_sum(T v, u64* scratch) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  T total = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) total += static_cast<T>(scratch[w]);
+  __syncthreads();
+  return total;
+}
+
+template <int BLOCK>
+__device__ u32 block_max(u32 v, u64* scratch) {
+  for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xFFFFFFFFu, v, o));
+  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+  __syncthreads();
+  u32 m = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) m = max(m, static_cast<u32>(scratch[w]));
+  __syncthreads();
+  return m;
+}
+
+// Exclusive prefix sum in thread order; every thread also gets the total.
+template <int BLOCK>
+__device__ u64 block_exclusive_scan(u64 v, u64* scratch, u64& total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  u64 inc = v;
+  for (int o = 1; o < 32; o <<= 1) {
+    u64 y = __shfl_up_sync(0xFFFFFFFFu, inc, o);
+    if (lane >= o) inc += y;
+  }
+  if (lane == 31) scratch[warp] = inc;
+  __syncthreads();
+  u64 before = 0, all = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) {
+    if (w < warp) before += scratch[w];
+    all += scratch[w];
+  }
+  __syncthreads();
+  total = all;
+  return before + inc - v;
+}
+
+template <int DT, int V, int BLOCK, int C>
+struct Row {
+  typedef Dtype<DT> D;
+  typedef typename D::Bits Bits;
+  typedef Digits<D::kKeyBits> Dig;
+  typedef Shared<BLOCK, Dig::kMaxBins> Smem;
+  static_assert(C == 1 || C == 2 || C == 4 || C == 8 || C == 16, "cluster size");
+  // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
+  // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
+  // With C > 1 only the staging pass reads global memory and two CTAs share an SM, so half as many.
+  static constexpr int kLoads = D::kUnroll * 256 / BLOCK / (C > 1 ? 2 : 1);
+  static constexpr int U = BLOCK >= 1024 ? 4 : kLoads < 2 ? 2 : kLoads > 32 ? 32 : kLoads;
+  static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
+  // Elements per CTA. Slices start on 32-element boundaries so that a warp's bit-mask word never
+  // straddles two CTAs.
+  static constexpr u32 kSlice =
+      C == 1 ? static_cast<u32>(V) : ((static_cast<u32>(V) + C - 1) / C + 31u) / 32u * 32u;
+  // Fixed point for softmax mass: each term <= 1, so V terms of 2^F fit in 63 bits.
+  static constexpr int kFracBits = 63 - ceil_log2(static_cast<long long>(V) + 1);
+
+  Bits* g;    // the row in global memory
+  Bits* x;    // this CTA's elements: the global row (C = 1) or the staged slice (C > 1)
+  u32 lo;     // row index of x[0]
+  u32 n;      // elements in x
+  u32 rank;   // this CTA's rank in the cluster
+  Smem& sh;
+  bool max_is_inf;
+  float xmax;
+  float temperature;  // > 0; masses are exp((x - xmax) / temperature)
+  int gen;            // which exchange buffer is current
+
+  __device__ Row(Bits* row, Bits* slice, u32 cta_rank, Smem& smem, float t)
+      : g(row), x(C == 1 ? row : slice), lo(C == 1 ? 0u : cta_rank * kSlice), n(0), rank(cta_rank), sh(smem),
+        max_is_inf(false), xmax(0.0f), temperature(t), gen(0) {
+    const u32 end = lo + kSlice < static_cast<u32>(V) ? lo + kSlice : static_cast<u32>(V);
+    n = C == 1 ? static_cast<u32>(V) : (lo < end ? end - lo : 0u);
+  }
+
+  __device__ u32 count() const { return C == 1 ? static_cast<u32>(V) : n; }
+
+  // Issues all U loads of a tile before any is used, to keep enough bytes in flight. STAGE reads
+  // the slice from global memory and keeps a copy in shared memory.
+  template <bool STAGE = false>
+  __device__ void load_tile(u32 base, Bits (&v)[U]) const {
+    const Bits* src = STAGE ? g + lo : x;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const u32 j = base + u * BLOCK + threadIdx.x;
+      v[u] = j < count() ? src[j] : static_cast<Bits>(D::kNegInf);
+    }
+    if (STAGE) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        if (j < count()) x[j] = v[u];
+      }
+    }
+  }
+
+  // Visits this CTA's elements, a tile at a time, as (row index, key).
+  template <bool STAGE = false, class F>
+  __device__ void for_each(F f) const {
+    for (u32 base = 0; base < kSlice; base += kTile) {
+      Bits v[U];
+      load_tile<STAGE>(base, v);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        if (j < count()) f(lo + j, to_key<D>(v[u]));
+      }
+    }
+  }
+
+  // C > 1: copies the slice into shared memory when no counting pass does it.
+  __device__ void stage() const {
+    if (C > 1) {
+      for_each<true>([](u32, u32) {});
+      __syncthreads();
+    }
+  }
+
+  // Publishes up to kExchange block-uniform values; afterwards sh.peers[j][r] holds rank r's j-th
+  // value in every CTA of the cluster. Values read from sh.peers must be used before the next call.
+  __device__ void exchange(u64 a, u64 b = 0, u64 c = 0, u64 d = 0) {
+    gen ^= 1;
+    if (threadIdx.x == 0) {
+      sh.exchange[gen][0] = a;
+      sh.exchange[gen][1] = b;
+      sh.exchange[gen][2] = c;
+      sh.exchange[gen][3] = d;
+    }
+    cluster_sync();
+    if (threadIdx.x < kExchange * C) {
+      const u32 j = threadIdx.x / C, r = threadIdx.x % C;
+      sh.peers[j][r] = peer_load(&sh.exchange[gen][j], r);
+    }
+    __syncthreads();
+  }
+
+  __device__ u64 cluster_sum(u64 v) {
+    if (C == 1) return v;
+    exchange(v);
+    u64 s = 0;
+    for (int r = 0; r < C; ++r) s += sh.peers[0][r];
+    return s;
+  }
+
+  // The cluster's sum of each bin of the local histograms (C = 1: the local histogram itself).
+  // Ends with a cluster barrier, so the local histograms may be cleared afterwards.
+  template <bool MASS>
+  __device__ const u64* reduce_bins(int nbins) {
+    if (C == 1) {
+      __syncthreads();
+      return sh.hist.bins.local;
+    }
+    cluster_sync();
+    for (int b = threadIdx.x; b < nbins; b += BLOCK) {
+      u64 s = 0;
+      for (int r = 0; r < C; ++r) {
+        if (MASS)
+          s += peer_load(&sh.hist.bins.local[b], r);
+        else
+          s += peer_load(&reinterpret_cast<const u32*>(sh.hist.bins.local)[b], r);
+      }
+      sh.hist.bins.total[b] = s;
+    }
+    cluster_sync();
+    return sh.hist.bins.total;
+  }
+
+  // The count of a bin in a reduced histogram (counts are u32 in the local array, u64 in totals).
+  template <bool MASS>
+  __device__ u64 bin_value(const u64* h, int b) const {
+    if (MASS || (C > 1 && h == sh.hist.bins.total)) return h[b];
+    return reinterpret_cast<const u32*>(h)[b];
+  }
+
+  // The unnormalized post-temperature softmax weight exp((x - xmax) / temperature), in (0, 1].
+  // With a +inf max, +inf tokens weigh 1 and all others 0 (the limit of the softmax).
+  __device__ float weight(u32 key) const {
+    if (max_is_inf) return key == to_key<D>(D::kPosInf) ? 1.0f : 0.0f;
+    return expf((key_to_float<D>(key) - xmax) / temperature);
+  }
+
+  // A weight in 64-bit fixed point, so that sums are exact and order-independent.
+  __device__ static u64 mass_of_weight(float w) {
+    constexpr float kScale = static_cast<float>(1ull << kFracBits);
+    return __float2ull_rn(w * kScale);
+  }
+
+  __device__ u64 mass(u32 key) const { return mass_of_weight(weight(key)); }
+
+  // Finds the bin holding the remaining-th unit (count or mass) counting from the top bin.
+  template <bool MASS>
+  __device__ void find_bin(const u64* hist, int nbins, u64 remaining, u32& bin, u64& above) {
+    const int per = (nbins + BLOCK - 1) / BLOCK;
+    const int hi = nbins - static_cast<int>(threadIdx.x) * per;
+    const int lo_bin = hi - per > 0 ? hi - per : 0;
+    u64 s = 0;
+    for (int b = hi - 1; b >= lo_bin; --b) s += bin_value<MASS>(hist, b);
+    u64 total;
+    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
+    if (s > 0 && before < remaining && remaining <= before + s) {
+      u64 a = before;
+      for (int b = hi - 1; b >= lo_bin; --b) {
+        const u64 h = bin_value<MASS>(hist, b);
+        if (remaining <= a + h) {
+          sh.found_bin = static_cast<u32>(b);
+          sh.found_above = a;
+          break;
+        }
+        a += h;
+      }
+    }
+    __syncthreads();
+    bin = sh.found_bin;
+    above = sh.found_above;
+    __syncthreads();
+  }
+
+  struct Selected {
+    u32 key;        // the key holding the target unit
+    u64 above;      // units strictly above that key
+    u64 at_key;     // units at that key
+    u64 remaining;  // target minus above
+  };
+
+  // MSD radix select among elements with pred(i, key): the key at which the running total, taken
+  // from the largest key down, first reaches the target. target(total) maps the pass-0 total
+  // (all units) to the wanted amount, which must lie in [1, total].
+  template <bool MASS, class Pred, class Target>
+  __device__ Selected select(Pred pred, Target target) {
+    u32 prefix = 0, prefix_mask = 0;
+    u64 remaining = 0, above = 0, at_key = 0;
+    u32* counts = reinterpret_cast<u32*>(sh.hist.bins.local);
+#pragma unroll 1
+    for (int pass = 0; pass < Dig::kPasses; ++pass) {
+      const int shift = Dig::shift(pass);
+      const int nbins = 1 << Dig::width(pass);
+      for (int b = threadIdx.x; b < nbins; b += BLOCK) {
+        if (MASS)
+          sh.hist.bins.local[b] = 0;
+        else
+          counts[b] = 0;
+      }
+      __syncthreads();
+      for_each([&](u32 i, u32 key) {
+        if (key == 0 || (key & prefix_mask) != prefix || !pred(i, key)) return;
+        const u32 bin = (key >> shift) & static_cast<u32>(nbins - 1);
+        if (MASS)
+          atomicAdd(&sh.hist.bins.local[bin], mass(key));
+        else
+          atomicAdd(&counts[bin], 1u);
+      });
+      const u64* hist = reduce_bins<MASS>(nbins);
+      if (pass == 0) {
+        u64 part = 0;
+        for (int b = threadIdx.x; b < nbins; b += BLOCK) part += bin_value<MASS>(hist, b);
+        remaining = target(block_sum<BLOCK>(part, sh.scratch));
+      }
+      u32 bin;
+      u64 skipped;
+      find_bin<MASS>(hist, nbins, remaining, bin, skipped);
+      at_key = bin_value<MASS>(hist, static_cast<int>(bin));
+      remaining -= skipped;
+      above += skipped;
+      prefix |= bin << shift;
+      prefix_mask |= static_cast<u32>(nbins - 1) << shift;
+      __syncthreads();
+    }
+    Selected s;
+    s.key = prefix;
+    s.above = above;
+    s.at_key = at_key;
+    s.remaining = remaining;
+    return s;
+  }
+
+  // Gathers the row's tokens with in(key) (key != 0) into shared memory (every CTA of a cluster
+  // gets all of them) and sorts them into rank order (bitonic sort over the next power of two).
+  // local_count is this CTA's share. Returns how many there are.
+  template <class In>
+  __device__ u32 gather_sorted(In in, u32 local_count) {
+    u32 offset = 0, n_all = local_count;
+    if (C > 1) {
+      exchange(local_count);  // also: every CTA is done with its histograms, which we overwrite
+      n_all = 0;
+      for (int r = 0; r < C; ++r) {
+        if (r < static_cast<int>(rank)) offset += static_cast<u32>(sh.peers[0][r]);
+        n_all += static_cast<u32>(sh.peers[0][r]);
+      }
+    }
+    if (threadIdx.x == 0) sh.candidates = 0;
+    __syncthreads();
+    for_each([&](u32 i, u32 key) {
+      if (key != 0 && in(key)) {
+        const u32 slot = offset + atomicAdd(&sh.candidates, 1u);
+        const u64 c = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+        if (C == 1) {
+          sh.hist.candidate[slot] = c;
+        } else {
+          for (int r = 0; r < C; ++r) peer_store(&sh.hist.candidate[slot], static_cast<u32>(r), c);
+        }
+      }
+    });
+    if (C > 1)
+      cluster_sync();
+    else
+      __syncthreads();
+    const u32 n = n_all;
+    u32 padded = 1;
+    while (padded < n) padded <<= 1;
+    for (u32 j = n + threadIdx.x; j < padded; j += BLOCK) sh.hist.candidate[j] = 0;
+    __syncthreads();
+    for (u32 size = 2; size <= padded; size <<= 1) {
+      for (u32 stride = size >> 1; stride > 0; stride >>= 1) {
+        for (u32 j = threadIdx.x; j < padded; j += BLOCK) {
+          const u32 partner = j ^ stride;
+          if (partner > j) {
+            const u64 a = sh.hist.candidate[j], b = sh.hist.candidate[partner];
+            const bool descending = (j & size) == 0;
+            if (descending ? a < b : a > b) {
+              sh.hist.candidate[j] = b;
+              sh.hist.candidate[partner] = a;
+            }
+          }
+        }
+        __syncthreads();
+      }
+    }
+    return n;
+  }
+
+  // Among the first n sorted candidates: the position of the one whose inclusive mass prefix
+  // first reaches want_p(total mass).
+  template <class Target>
+  __device__ u32 mass_prefix_position(u32 n, Target target) {
+    const u32 per = (n + BLOCK - 1) / BLOCK;
+    const u32 first = threadIdx.x * per, last = first + per < n ? first + per : n;
+    u64 s = 0;
+    for (u32 j = first; j < last; ++j) s += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
+    u64 total;
+    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
+    const u64 want = target(total);
+    if (s > 0 && before < want && want <= before + s) {
+      u64 a = before;
+      for (u32 j = first; j < last; ++j) {
+        a += mass(static_cast<u32>(sh.hist.candidate[j] >> 32));
+        if (want <= a) {
+          sh.found_index = j;
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    const u32 pos = sh.found_index;
+    __syncthreads();
+    return pos;
+  }
+
+  // This CTA's elements equal to key.
+  __device__ u32 local_matches(u32 key) const {
+    u32 c = 0;
+    for_each([&](u32, u32 k) { c += k == key; });
+    return static_cast<u32>(block_sum<BLOCK>(static_cast<u64>(c), sh.scratch));
+  }
+
+  // Row index of this CTA's n-th (1-based) element equal to key, in index order.
+  __device__ u32 local_nth(u32 key, u32 nth) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    u32 running = 0;
+    for (u32 base = 0; base < kSlice; base += kTile) {
+      Bits v[U];
+      load_tile(base, v);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        const bool hit = j < count() && to_key<D>(v[u]) == key;
+        const u32 c = static_cast<u32>(__syncthreads_count(hit));
+        if (running + c >= nth) {
+          const u32 ballot = __ballot_sync(0xFFFFFFFFu, hit);
+          if (lane == 0) sh.scratch[warp] = __popc(ballot);
+          __syncthreads();
+          u32 r = running + __popc(ballot & ((1u << lane) - 1u));
+          for (int w = 0; w < warp; ++w) r += static_cast<u32>(sh.scratch[w]);
+          if (hit && r + 1 == nth) sh.found_index = lo + j;
+          __syncthreads();
+          const u32 found = sh.found_index;
+          __syncthreads();
+          return found;
+        }
+        running += c;
+      }
+    }
+    return kAllTies;  // unreachable when nth <= this CTA's matches
+  }
+
+  // Row index of the row's n-th (1-based) element whose key equals `key`, in index order.
+  __device__ u32 nth_with_key(u32 key, u32 nth) {
+    if (C == 1) return local_nth(key, nth);
+    exchange(local_matches(key));
+    u32 before = 0, mine = 0;
+    for (int r = 0; r < C; ++r) {
+      const u32 m = static_cast<u32>(sh.peers[0][r]);
+      if (r < static_cast<int>(rank)) before += m;
+      if (r == static_cast<int>(rank)) mine = m;
+    }
+    const u32 found = nth > before && nth <= before + mine ? local_nth(key, nth - before) : kAllTies;
+    exchange(found);
+    u32 best = kAllTies;
+    for (int r = 0; r < C; ++r) best = min(best, static_cast<u32>(sh.peers[0][r]));
+    return best;
+  }
+
+  struct Cut {
+    u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
+    u32 count;       // candidates in the row
+    u32 max_key;
+    __device__ bool keeps(u32 i, u32 k) const {
+      return i < static_cast<u32>(V) && k != 0 && (k > key || (k == key && i <= index));
+    }
+  };
+
+  // Window bins are 2^kWinShift keys wide: 128 per octave for fp32 and fp16, single keys for bf16,
+  // so the window spans the 8 octaves below the max.
+  static constexpr int kWinShift = D::kKeyBits == 32 ? 16 : (DT == kF16 ? 3 : 0);
+
+  __device__ static u32 window_bin(u32 max_key, u32 key) { return (max_key - key) >> kWinShift; }
+
+  // Counts (and with MASS, masses) of the window bins below max_key into sh.hist.win.*_total, for
+  // the whole row. Returns the row's mass below the window (MASS only).
+  template <bool MASS>
+  __device__ u64 window_histogram(u32 max_key) {
+    for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+      sh.hist.win.count[b] = 0;
+      if (MASS) sh.hist.win.mass[b] = 0;
+    }
+    __syncthreads();
+    u64 below = 0;
+    for_each([&](u32, u32 key) {
+      if (key == 0) return;
+      const u32 bin = window_bin(max_key, key);
+      if (bin < static_cast<u32>(kWindow)) {
+        atomicAdd(&sh.hist.win.count[bin], 1u);
+        if (MASS) atomicAdd(&sh.hist.win.mass[bin], mass(key));
+      } else if (MASS) {
+        below += mass(key);
+      }
+    });
+    if (MASS) below = block_sum<BLOCK>(below, sh.scratch);  // also: the histograms are complete
+    if (C == 1) {
+      if (!MASS) __syncthreads();
+      for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+        sh.hist.win.count_total[b] = sh.hist.win.count[b];
+        if (MASS) sh.hist.win.mass_total[b] = sh.hist.win.mass[b];
+      }
+      __syncthreads();
+      return below;
+    }
+    if (MASS) exchange(below);
+    else cluster_sync();
+    if (MASS) {
+      below = 0;
+      for (int r = 0; r < C; ++r) below += sh.peers[0][r];
+    }
+    for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+      u64 c = 0, m = 0;
+      for (int r = 0; r < C; ++r) {
+        c += peer_load(&sh.hist.win.count[b], static_cast<u32>(r));
+        if (MASS) m += peer_load(&sh.hist.win.mass[b], static_cast<u32>(r));
+      }
+      sh.hist.win.count_total[b] = c;
+      if (MASS) sh.hist.win.mass_total[b] = m;
+    }
+    cluster_sync();  // peers are done reading this CTA's histograms
+    return below;
+  }
+
+  // The first window bin (from the top) at which the running sum of h reaches want, and the count
+  // of tokens in it and above; bin = kWindow when the window holds less than want.
+  __device__ void window_find(const u64* h, u64 want, u32& bin, u64& count_through) {
+    constexpr int kPer = (kWindow + BLOCK - 1) / BLOCK;
+    const int first = static_cast<int>(threadIdx.x) * kPer;
+    const int last = first + kPer < kWindow ? first + kPer : kWindow;
+    u64 s = 0, c = 0;
+    for (int b = first; b < last; ++b) {
+      s += h[b];
+      c += sh.hist.win.count_total[b];
+    }
+    u64 total_s, total_c;
+    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total_s);
+    const u64 count_before = block_exclusive_scan<BLOCK>(c, sh.scratch, total_c);
+    if (threadIdx.x == 0) sh.found_bin = kWindow;
+    __syncthreads();
+    if (s > 0 && before < want && want <= before + s) {
+      u64 a = before, n = count_before;
+      for (int b = first; b < last; ++b) {
+        a += h[b];
+        n += sh.hist.win.count_total[b];
+        if (want <= a) {
+          sh.found_bin = static_cast<u32>(b);
+          sh.found_above = n;
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    bin = sh.found_bin;
+    count_through = sh.found_above;
+    __syncthreads();
+  }
+
+  // This CTA's tokens in window bins [0, bin].
+  __device__ u32 local_window_count(u32 bin) {
+    u64 c = 0;
+    for (int b = threadIdx.x; b <= static_cast<int>(bin); b += BLOCK) c += sh.hist.win.count[b];
+    return static_cast<u32>(block_sum<BLOCK>(c, sh.scratch));
+  }
+
+  // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
+  // Sets max_is_inf and xmax. Each of top-k and top-p first tries the window: a histogram of the
+  // 8 octaves below the max, which on LLM logits holds the cut, and whose tokens down to the
+  // cut's bin are then sorted on chip. When the cut lies deeper or too many tokens share its bin,
+  // an MSD radix select over the whole row finds it instead.
+  __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p, bool stats) {
+    auto want_p = [p](u64 total) {
+      double t = ceil(static_cast<double>(p) * static_cast<double>(total));
+      if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
+      if (t > static_cast<double>(total)) t = static_cast<double>(total);
+      return static_cast<u64>(t);
+    };
+
+    Cut out;
+    out.key = 0;  // key 0: keep every candidate
+    out.index = kAllTies;
+    out.count = 0;
+    out.max_key = 0;
+    if (!(k_on || p_on || stats)) {
+      stage();
+      return out;
+    }
+    // C = 1 reads the row from memory on every pass, so pass 1 also builds the first-digit
+    // histogram top-k starts from; staged slices (C > 1) use the window instead.
+    constexpr int kShift0 = Dig::shift(0);
+    constexpr bool kFusedDigit = C == 1;
+    u32* counts = reinterpret_cast<u32*>(sh.hist.bins.local);
+    if (kFusedDigit && k_on) {
+      for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) counts[b] = 0;
+      __syncthreads();
+    }
+    u32 count_here = 0, max_key = 0;
+    for_each<C != 1>([&](u32, u32 key) {
+      count_here += key != 0;
+      max_key = max(max_key, key);
+      if (kFusedDigit && k_on && key != 0) atomicAdd(&counts[key >> kShift0], 1u);
+    });
+    u64 cand = block_sum<BLOCK>(static_cast<u64>(count_here), sh.scratch);
+    max_key = block_max<BLOCK>(max_key, sh.scratch);
+    if (C > 1) {
+      exchange(cand, max_key);
+      cand = 0;
+      for (int r = 0; r < C; ++r) {
+        cand += sh.peers[0][r];
+        max_key = max(max_key, static_cast<u32>(sh.peers[1][r]));
+      }
+    }
+    const u32 row_count = static_cast<u32>(cand);
+    out.count = row_count;
+    out.max_key = max_key;
+    max_is_inf = max_key == to_key<D>(D::kPosInf);
+    xmax = key_to_float<D>(max_key);
+    const bool k_cuts = k_on && static_cast<u32>(k) < row_count;
+
+    bool done = false;
+    if (kFusedDigit && k_cuts) {
+      // Candidates: every token in or above the first-digit bin holding the k-th.
+      const u64* hist = reduce_bins<false>(Dig::kMaxBins);
+      u32 bin;
+      u64 above;
+      find_bin<false>(hist, Dig::kMaxBins, static_cast<u64>(k), bin, above);
+      if (above + bin_value<false>(hist, static_cast<int>(bin)) <= static_cast<u64>(kCandidateCap)) {
+        u64 local = 0;
+        for (int b = static_cast<int>(bin) + static_cast<int>(threadIdx.x); b < Dig::kMaxBins; b += BLOCK)
+          local += counts[b];
+        local = block_sum<BLOCK>(local, sh.scratch);
+        gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, static_cast<u32>(local));
+        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        const u64 c = sh.hist.candidate[pos];
+        out.key = static_cast<u32>(c >> 32);
+        out.index = ~static_cast<u32>(c);
+        done = true;
+      }
+      __syncthreads();
+    } else if (k_cuts) {
+      // Window: top-k is the first k sorted candidates, top-p a mass prefix of those.
+      window_histogram<false>(max_key);
+      u32 bin;
+      u64 through;
+      window_find(sh.hist.win.count_total, static_cast<u64>(k), bin, through);
+      if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
+        const u32 mk = max_key;
+        gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
+        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        const u64 c = sh.hist.candidate[pos];
+        out.key = static_cast<u32>(c >> 32);
+        out.index = ~static_cast<u32>(c);
+        done = true;
+      }
+      __syncthreads();
+    } else if (p_on && row_count > 0) {
+      // Window: top-p alone is a mass prefix of the sorted candidates, against the row's mass.
+      const u64 below = window_histogram<true>(max_key);
+      u64 window_mass = 0;
+      for (int b = threadIdx.x; b < kWindow; b += BLOCK) window_mass += sh.hist.win.mass_total[b];
+      window_mass = block_sum<BLOCK>(window_mass, sh.scratch);
+      const u64 want = want_p(window_mass + below);
+      u32 bin;
+      u64 through;
+      window_find(sh.hist.win.mass_total, want, bin, through);
+      if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
+        const u32 mk = max_key;
+        const u32 n = gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
+        const u32 pos = mass_prefix_position(n, [want](u64) { return want; });
+        const u64 c = sh.hist.candidate[pos];
+        out.key = static_cast<u32>(c >> 32);
+        out.index = ~static_cast<u32>(c);
+        done = true;
+      }
+      __syncthreads();
+    }
+    if (!done && k_cuts) {
+      auto all = [](u32, u32) { return true; };
+      auto want_k = [k](u64) { return static_cast<u64>(k); };
+      const Selected s = select<false>(all, want_k);
+      out.key = s.key;
+      const u32 need = static_cast<u32>(s.remaining);
+      out.index = need >= s.at_key ? kAllTies : nth_with_key(s.key, need);
+    }
+    if (!done && p_on && row_count > 0) {
+      const u32 k_key = out.key, k_index = out.index;
+      auto survivor = [k_key, k_index](u32 i, u32 key) { return key > k_key || (key == k_key && i <= k_index); };
+      const Selected s = select<true>(survivor, want_p);
+      const u64 unit = mass(s.key);  // every token at this key carries the same mass
+      const u64 ties_needed = (s.remaining + unit - 1) / unit;
+      const u64 ties_present = s.at_key / unit;
+      out.key = s.key;
+      if (ties_needed >= ties_present)
+        out.index = s.key == k_key ? k_index : kAllTies;
+      else
+        out.index = nth_with_key(s.key, static_cast<u32>(ties_needed));
+    }
+    return out;
+  }
+
+  // Writes one element's mask entry; every lane of the block calls it for the same u.
+  template <int MASK>
+  __device__ void write_mask(void* mask_out, long long row, u32 i, bool in, bool keep) const {
+    if (MASK == kMaskBool) {
+      if (in) static_cast<unsigned char*>(mask_out)[row * V + i] = keep ? 1 : 0;
+    } else if (MASK == kMaskBits) {
+      const int lane = threadIdx.x & 31;
+      const u32 word = __ballot_sync(0xFFFFFFFFu, in && keep);
+      const u32 first = i - static_cast<u32>(lane);
+      if (lane == 0 && in) {
+        constexpr long long kWords = (static_cast<long long>(V) + 31) / 32;
+        static_cast<u32*>(mask_out)[row * kWords + first / 32] = word;
+      }
+    }
+  }
+};
+
+// Shared memory of a kernel: static for C = 1; dynamic (with the staged slice after it) for C > 1.
+template <class R, int C>
+struct SharedFor {
+  __device__ static typename R::Smem& get() {
+    __shared__ typename R::Smem sh;
+    return sh;
+  }
+  __device__ static typename R::Bits* slice() { return nullptr; }
+};
+
+template <class R, int C>
+struct DynamicShared {
+  __device__ static unsigned char* base() {
+    extern __shared__ __align__(16) unsigned char sj_dynamic_smem[];
+    return sj_dynamic_smem;
+  }
+  __device__ static typename R::Smem& get() { return *reinterpret_cast<typename R::Smem*>(base()); }
+  __device__ static typename R::Bits* slice() { return reinterpret_cast<typename R::Bits*>(base() + kSharedHeader); }
+};
+
+template <class R>
+struct SharedFor<R, 2> : DynamicShared<R, 2> {};
+template <class R>
+struct SharedFor<R, 4> : DynamicShared<R, 4> {};
+template <class R>
+struct SharedFor<R, 8> : DynamicShared<R, 8> {};
+template <class R>
+struct SharedFor<R, 16> : DynamicShared<R, 16> {};
+
+// This CTA's row and rank: C consecutive CTAs (one cluster) share a row.
+template <int C>
+__device__ __forceinline__ void row_and_rank(int& row, u32& rank) {
+  row = static_cast<int>(blockIdx.x / C);
+  rank = blockIdx.x % C;
+}
+
+}  // namespace sj
+
+// Exact top-k -> top-p truncation of logits in place (docs/semantics.md); follows select.cuh.
+
+namespace sj {
+
+template <int DT, int V, int BLOCK, int C, int MASK>
+__global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1)
+    truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
+                    void* mask_out) {
+  typedef Row<DT, V, BLOCK, C> R;
+  typedef typename R::D D;
+  typedef typename R::Bits Bits;
+  typedef SharedFor<R, C> S;
+  static_assert(sizeof(typename R::Smem) <= kSharedHeader, "shared header");
+
+  int row;
+  u32 rank;
+  row_and_rank<C>(row, rank);
+  if (row >= batch) return;  // whole clusters share a row, so they leave together
+  R r(static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, S::slice(), rank, S::get(), 1.0f);
+
+  const int k = top_k ? top_k[row] : 0;
+  const float p = top_p ? top_p[row] : 1.0f;
+  const bool k_on = k > 0 && k < V;
+  const bool p_on = p < 1.0f;  // false for NaN
+
+  const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
+
+  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
+  for (u32 base = 0; base < R::kSlice; base += R::kTile) {
+    Bits v[R::U];
+    r.load_tile(base, v);
+#pragma unroll
+    for (int u = 0; u < R::U; ++u) {
+      const u32 j = base + u * BLOCK + threadIdx.x;
+      const u32 i = r.lo + j;
+      const bool in = j < r.count();
+      const bool keep = cut.keeps(i, to_key<D>(v[u]));
+      if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.g[i] = static_cast<Bits>(D::kNegInf);
+      r.template write_mask<MASK>(mask_out, row, i, in, keep);
+    }
+  }
+  if (C > 1) cluster_sync();  // no CTA may exit while a peer could still read its shared memory
+}
+
+}  // namespace sj
+
+template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
+template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 1, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
