@@ -2,7 +2,7 @@
 # Installs what samplejit needs from Debian (if missing) and builds it into build/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-pkgs=(cmake g++ make libfmt-dev nlohmann-json3-dev catch2 libcli11-dev libxxhash-dev)
+pkgs=(cmake g++ gcc python3 make libfmt-dev nlohmann-json3-dev catch2 libcli11-dev libxxhash-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
