@@ -122,7 +122,7 @@ sj_status sj_prepare(sj_runtime runtime, const sj_kernel_desc* desc, int device,
       samplejit::throw_invalid("desc->vocab", std::to_string(spec.vocab), "must be in [1, 2147483647]");
     if (!samplejit::is_valid_block(spec.block))
       samplejit::throw_invalid("desc->block", std::to_string(desc->block), "must be 0, 128, 256, 512 or 1024");
-    if (desc->struct_size >= offsetof(sj_kernel_desc, cluster) + sizeof(desc->cluster)) {
+    if (desc->struct_size >= sizeof(sj_kernel_desc)) {  // a 0.1 caller's struct ends before `cluster`
       spec.cluster = desc->cluster;
       if (!samplejit::is_valid_cluster(spec.cluster))
         samplejit::throw_invalid("desc->cluster", std::to_string(desc->cluster), "must be 0 (auto), 1, 2, 4, 8 or 16");

@@ -49,8 +49,10 @@ typedef struct sj_kernel_desc {
   int32_t block;      /* 0: default; else 128, 256, 512 or 1024 */
   sj_mask_kind mask;
   sj_kind kind;       /* SJ_KIND_TRUNCATE (sj_truncate) or SJ_KIND_SAMPLE (sj_sample) */
-  int32_t cluster;    /* CTAs per row: 0 = auto; 1, 2, 4, 8 or 16 (> 1 needs sm_90+). Added in 0.2:
-                         a caller whose struct_size ends before it gets auto. */
+  /* Added in 0.2. The two fields make the struct larger than in 0.1 (whose struct_size was 40,
+   * with the place of `cluster` being padding), so a 0.1 caller always gets auto. */
+  int32_t cluster;    /* CTAs per row: 0 = auto; 1, 2, 4, 8 or 16 (> 1 needs sm_90+) */
+  int32_t reserved;   /* set to 0 */
 } sj_kernel_desc;
 
 /* One decode step of the fused sampler. Inputs: device arrays of `batch` elements, or 0 for the

@@ -123,6 +123,14 @@ TEST_CASE("c_api sj_prepare validates its arguments", "[c_api]") {
     CHECK(mentions(last_error(), std::to_string(offsetof(sj_kernel_desc, cluster) - 1)));
     CHECK(k == nullptr);
   }
+  SECTION("a 0.1 caller's desc ends before the cluster, which may be garbage: auto") {
+    d.struct_size = 40;  // sizeof(sj_kernel_desc) in 0.1; `cluster` was padding there
+    d.cluster = 12345;
+    CHECK(sizeof(sj_kernel_desc) > 40);
+    const sj_status st = sj_prepare(h.rt, &d, 0, &k);
+    CHECK(st != SJ_ERROR_INVALID_ARGUMENT);  // no GPU here: NOT_AVAILABLE; with one: SJ_OK
+    if (st == SJ_OK) sj_kernel_release(k);
+  }
   SECTION("bad cluster") {
     d.cluster = 3;
     CHECK(sj_prepare(h.rt, &d, 0, &k) == SJ_ERROR_INVALID_ARGUMENT);

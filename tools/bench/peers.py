@@ -106,7 +106,8 @@ class SjKernelDesc(ctypes.Structure):
         ("block", ctypes.c_int32),
         ("mask", ctypes.c_int),  # enum sj_mask_kind
         ("kind", ctypes.c_int),  # enum sj_kind
-        ("cluster", ctypes.c_int32),  # 0 = auto (added in 0.2; older libraries see only padding)
+        ("cluster", ctypes.c_int32),  # 0 = auto (added in 0.2)
+        ("reserved", ctypes.c_int32),
     ]
 
 
