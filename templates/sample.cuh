@@ -103,13 +103,15 @@ __global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1) sample_k
 
   // Final pass: min-p, the sums behind logZ and the logprobs, the Gumbel-max draw, the mask and
   // the in-place write, all in one read of the row (of the staged slice, with C > 1).
+  constexpr int kU = R::kSharedU;
+  constexpr u32 kStep = static_cast<u32>(BLOCK) * kU;
   u64 mass_all = 0, mass_kept = 0, best = 0;
   u32 kept = 0;
-  for (u32 base = 0; base < R::kSlice; base += R::kTile) {
-    Bits v[R::U];
+  for (u32 base = 0; base < R::kSlice; base += kStep) {
+    Bits v[kU];
     r.load_tile(base, v);
 #pragma unroll
-    for (int u = 0; u < R::U; ++u) {
+    for (int u = 0; u < kU; ++u) {
       const u32 j = base + u * BLOCK + threadIdx.x;
       const u32 i = r.lo + j;
       const bool in = j < r.count();
@@ -165,11 +167,11 @@ __global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1) sample_k
     // order lanes and warps.
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     u32 written = static_cast<u32>(kept_before);
-    for (u32 base = 0; base < R::kSlice; base += R::kTile) {
-      Bits v[R::U];
+    for (u32 base = 0; base < R::kSlice; base += kStep) {
+      Bits v[kU];
       r.load_tile(base, v);
 #pragma unroll
-      for (int u = 0; u < R::U; ++u) {
+      for (int u = 0; u < kU; ++u) {
         const u32 j = base + u * BLOCK + threadIdx.x;
         const u32 i = r.lo + j;
         const u32 key = to_key<D>(v[u]);
