@@ -40,6 +40,7 @@ struct Kernel::Impl {
   int cluster = 1;              // CTAs per row of `kernel`
   CUkernel wide = nullptr;      // auto specs with a cluster kernel: one CTA per row, for large batches
   std::int64_t cluster_max_rows = 0;  // auto specs: the largest batch given to the cluster kernel
+  unsigned shared_bytes = 0;          // dynamic shared memory of the cluster kernel
 
   // A thread with no current context gets the kernel's; another device's context is an error.
   void make_current() const {
@@ -101,7 +102,7 @@ struct Kernel::Impl {
     config.gridDimY = config.gridDimZ = 1;
     config.blockDimX = static_cast<unsigned>(spec.block);
     config.blockDimY = config.blockDimZ = 1;
-    config.sharedMemBytes = static_cast<unsigned>(cluster_shared_bytes(spec));
+    config.sharedMemBytes = shared_bytes;
     config.hStream = stream;
     config.attrs = &attr;
     config.numAttrs = 1;
@@ -299,38 +300,38 @@ struct Runtime::Impl {
     loads++;
     SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->kernel, k->library, c.lowered_name.c_str()));
     k->cluster = spec.primary_cluster();
-    if (k->cluster > 1 && spec.cluster == kAutoCluster) {
-      if (c.lowered_names.size() < (spec.kind == Kind::Sample ? 3u : 2u))
-        throw Error(ErrorCode::Internal, "auto module lacks its one-CTA-per-row kernel");
-      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->wide, k->library, c.lowered_names.back().c_str()));
-      // Cluster CTAs filling the GPU about twice: beyond that the one-CTA kernel's higher occupancy
-      // wins (docs/benchmarks.md, "Choosing the cluster").
-      k->cluster_max_rows = std::max<std::int64_t>(1, 2 * rec.info.sm_count / k->cluster);
-    }
     if (k->cluster > 1) {
+      if (spec.cluster == kAutoCluster) {
+        if (c.lowered_names.size() < (spec.kind == Kind::Sample ? 3u : 2u))
+          throw Error(ErrorCode::Internal, "auto module lacks its one-CTA-per-row kernel");
+        SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->wide, k->library, c.lowered_names.back().c_str()));
+        // Cluster CTAs filling the GPU about twice: beyond that the one-CTA kernel's higher
+        // occupancy wins (docs/design.md, "Cluster kernels and the automatic choice").
+        k->cluster_max_rows = std::max<std::int64_t>(1, 2 * rec.info.sm_count / k->cluster);
+      }
       CUdevice dev = 0;
       SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
       int optin = 0;
       SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev));
-      if (cluster_shared_bytes(spec) > optin && k->wide) {
+      const std::int64_t bytes = cluster_shared_bytes(spec);
+      if (bytes > optin && !k->wide)
+        throw_invalid("cluster", std::to_string(k->cluster),
+                      fmt::format("{} needs {} bytes of shared memory per CTA; {} allows {}", spec.canonical(),
+                                  bytes, rec.info.name, optin));
+      if (bytes > optin) {
         // An auto spec on a device with less shared memory: one CTA per row at every batch.
         k->kernel = k->wide;
         k->wide = nullptr;
         k->cluster = 1;
-      } else if (cluster_shared_bytes(spec) > optin) {
-        throw_invalid("cluster", std::to_string(k->cluster),
-                      fmt::format("{} needs {} bytes of shared memory per CTA; {} allows {}", spec.canonical(),
-                                  cluster_shared_bytes(spec), rec.info.name, optin));
+      } else {
+        k->shared_bytes = static_cast<unsigned>(bytes);
+        SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                static_cast<int>(bytes), k->kernel, dev));
+        // 16 CTAs per cluster is beyond the portable 8; sm_90 supports it when asked.
+        if (k->cluster > 8)
+          SAMPLEJIT_CU_CALL(
+              cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, k->kernel, dev));
       }
-    }
-    if (k->cluster > 1) {
-      CUdevice dev = 0;
-      SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
-      SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                              static_cast<int>(cluster_shared_bytes(spec)), k->kernel, dev));
-      // 16 CTAs per cluster is beyond the portable 8; sm_90 supports it when asked.
-      if (k->cluster > 8)
-        SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, k->kernel, dev));
     }
     if (spec.kind == Kind::Sample) {
       if (c.lowered_names.size() < 2) throw Error(ErrorCode::Internal, "sample module lacks its CSR packer");

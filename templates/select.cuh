@@ -332,14 +332,6 @@ struct Row {
     __syncthreads();
   }
 
-  __device__ u64 cluster_sum(u64 v) {
-    if (C == 1) return v;
-    exchange(v);
-    u64 s = 0;
-    for (int r = 0; r < C; ++r) s += sh.peers[0][r];
-    return s;
-  }
-
   // The cluster's sum of each bin of the local histograms (C = 1: the local histogram itself).
   // Ends with a cluster barrier, so the local histograms may be cleared afterwards.
   template <bool MASS>

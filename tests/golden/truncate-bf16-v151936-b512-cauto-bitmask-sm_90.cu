@@ -243,6 +243,10 @@ struct Row {
   static constexpr int kLoads = D::kUnroll * 256 / BLOCK / (C > 1 ? 2 : 1);
   static constexpr int U = BLOCK >= 1024 ? 4 : kLoads < 2 ? 2 : kLoads > 32 ? 32 : kLoads;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
+  // Loads in flight in the sampler's final pass, the heaviest loop body, sized to stay within
+  // 128 registers: 4 over the staged slice (shared memory needs few), half of U for 16-bit rows
+  // read from global memory.
+  static constexpr int kSharedU = C > 1 ? (U > 4 ? 4 : U) : (D::kKeyBits == 16 && U > 2 ? U / 2 : U);
   // Elements per CTA. Slices start on 32-element boundaries so that a warp's bit-mask word never
   // straddles two CTAs.
   static constexpr u32 kSlice =
@@ -272,17 +276,17 @@ struct Row {
 
   // Issues all U loads of a tile before any is used, to keep enough bytes in flight. STAGE reads
   // the slice from global memory and keeps a copy in shared memory.
-  template <bool STAGE = false>
-  __device__ void load_tile(u32 base, Bits (&v)[U]) const {
+  template <bool STAGE = false, int N>
+  __device__ void load_tile(u32 base, Bits (&v)[N]) const {
     const Bits* src = STAGE ? g + lo : x;
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
+    for (int u = 0; u < N; ++u) {
       const u32 j = base + u * BLOCK + threadIdx.x;
       v[u] = j < count() ? src[j] : static_cast<Bits>(D::kNegInf);
     }
     if (STAGE) {
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
+      for (int u = 0; u < N; ++u) {
         const u32 j = base + u * BLOCK + threadIdx.x;
         if (j < count()) x[j] = v[u];
       }
@@ -327,14 +331,6 @@ struct Row {
       sh.peers[j][r] = peer_load(&sh.exchange[gen][j], r);
     }
     __syncthreads();
-  }
-
-  __device__ u64 cluster_sum(u64 v) {
-    if (C == 1) return v;
-    exchange(v);
-    u64 s = 0;
-    for (int r = 0; r < C; ++r) s += sh.peers[0][r];
-    return s;
   }
 
   // The cluster's sum of each bin of the local histograms (C = 1: the local histogram itself).
