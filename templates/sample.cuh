@@ -69,8 +69,8 @@ __device__ __forceinline__ u64 pack_score(float s, u32 i) {
 }
 
 template <int DT, int V, int BLOCK, int C, int MASK>
-__global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1) sample_kernel(const SampleParams a) {
-  typedef Row<DT, V, BLOCK, C> R;
+__global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kernel(const SampleParams a) {
+  typedef Row<DT, V, BLOCK, C, min_blocks(BLOCK, C, true)> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
   typedef SharedFor<R, C> S;

@@ -178,6 +178,7 @@ struct Shared {
   u64 exchange[2][kExchange];  // double-buffered, so one cluster barrier per exchange suffices
   u64 peers[kExchange][kMaxCluster];
   u64 found_above;
+  u64 found_mass;
   u32 found_bin;
   u32 found_index;
   u32 candidates;
@@ -230,7 +231,14 @@ __device__ u64 block_exclusive_scan(u64 v, u64* scratch, u64& total) {
   return before + inc - v;
 }
 
-template <int DT, int V, int BLOCK, int C>
+// Resident CTAs per SM that a kernel's registers are sized for (its second launch bound). C > 1:
+// two CTAs of up to 256 threads share an SM. C = 1 truncation: 1024 threads per SM (see Row::U).
+// The sampler's final pass needs more than the 64 registers that would leave, so it keeps one CTA.
+__host__ __device__ constexpr int min_blocks(int block, int cluster, bool sample) {
+  return cluster > 1 ? (block <= 256 ? 2 : 1) : (sample || block >= 1024 ? 1 : 1024 / block);
+}
+
+template <int DT, int V, int BLOCK, int C, int MINB>
 struct Row {
   typedef Dtype<DT> D;
   typedef typename D::Bits Bits;
@@ -240,8 +248,11 @@ struct Row {
   // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
   // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
   // With C > 1 only the staging pass reads global memory and two CTAs share an SM, so half as many.
+  // C = 1 truncation serves large batches, where the streaming passes are issue-bound rather than
+  // latency-bound: it runs 1024 threads per SM whatever the block (MINB CTAs), so 64 registers and
+  // 4 loads per thread, which measured faster than 512 threads with 16 loads.
   static constexpr int kLoads = D::kUnroll * 256 / BLOCK / (C > 1 ? 2 : 1);
-  static constexpr int U = BLOCK >= 1024 ? 4 : kLoads < 2 ? 2 : kLoads > 32 ? 32 : kLoads;
+  static constexpr int U = BLOCK * MINB >= 1024 ? (C == 1 && BLOCK < 1024 ? 8 : 4) : kLoads < 2 ? 2 : kLoads > 32 ? 32 : kLoads;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
   // Loads in flight in the sampler's final pass, the heaviest loop body, sized to stay within
   // 128 registers: 4 over the staged slice (shared memory needs few), half of U for 16-bit rows
@@ -367,8 +378,11 @@ struct Row {
   // With a +inf max, +inf tokens weigh 1 and all others 0 (the limit of the softmax).
   __device__ float weight(u32 key) const {
     if (max_is_inf) return key == to_key<D>(D::kPosInf) ? 1.0f : 0.0f;
-    return expf((key_to_float<D>(key) - xmax) / temperature);
+    return expf(scaled(key));
   }
+
+  // The post-temperature logit relative to the max, (x - xmax) / temperature, <= 0 (finite max).
+  __device__ float scaled(u32 key) const { return (key_to_float<D>(key) - xmax) / temperature; }
 
   // A weight in 64-bit fixed point, so that sums are exact and order-independent.
   __device__ static u64 mass_of_weight(float w) {
@@ -377,6 +391,39 @@ struct Row {
   }
 
   __device__ u64 mass(u32 key) const { return mass_of_weight(weight(key)); }
+
+  // Adds a mass to bin b of a histogram held as 32-bit halves (lo[b], hi[b]): shared memory has no
+  // 64-bit atomic add (it compiles to a compare-and-swap loop, which contended bins make slow).
+  __device__ static void add_mass(u32* lo, u32* hi, u32 b, u64 m) {
+    const u32 low = static_cast<u32>(m);
+    u32 high = static_cast<u32>(m >> 32);
+    if (low != 0) {
+      const u32 old = atomicAdd(&lo[b], low);
+      high += old + low < old ? 1u : 0u;  // carry out of the low word
+    }
+    if (high != 0) atomicAdd(&hi[b], high);
+  }
+
+  // Folds nbins (<= MAXBINS) halves, the low words at h[0..nbins) and the high words right after
+  // them (so within the nbins 64-bit bins that were cleared), back into 64-bit bins in place.
+  template <int MAXBINS>
+  __device__ static void fold_halves(u64* h, int nbins) {
+    constexpr int kPer = (MAXBINS + BLOCK - 1) / BLOCK;
+    const u32* lo = reinterpret_cast<const u32*>(h);
+    u64 v[kPer];
+    __syncthreads();
+#pragma unroll
+    for (int q = 0; q < kPer; ++q) {
+      const int b = static_cast<int>(threadIdx.x) + q * BLOCK;
+      v[q] = b < nbins ? (static_cast<u64>(lo[nbins + b]) << 32) + lo[b] : 0ull;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int q = 0; q < kPer; ++q) {
+      const int b = static_cast<int>(threadIdx.x) + q * BLOCK;
+      if (b < nbins) h[b] = v[q];
+    }
+  }
 
   // Finds the bin holding the remaining-th unit (count or mass) counting from the top bin.
   template <bool MASS>
@@ -436,10 +483,11 @@ struct Row {
         if (key == 0 || (key & prefix_mask) != prefix || !pred(i, key)) return;
         const u32 bin = (key >> shift) & static_cast<u32>(nbins - 1);
         if (MASS)
-          atomicAdd(&sh.hist.bins.local[bin], mass(key));
+          add_mass(counts, counts + nbins, bin, mass(key));
         else
           atomicAdd(&counts[bin], 1u);
       });
+      if (MASS) fold_halves<Dig::kMaxBins>(sh.hist.bins.local, nbins);
       const u64* hist = reduce_bins<MASS>(nbins);
       if (pass == 0) {
         u64 part = 0;
@@ -615,10 +663,25 @@ struct Row {
 
   __device__ static u32 window_bin(u32 max_key, u32 key) { return (max_key - key) >> kWinShift; }
 
-  // Counts (and with MASS, masses) of the window bins below max_key into sh.hist.win.*_total, for
-  // the whole row. Returns the row's mass below the window (MASS only).
+  // The mass window, for top-p alone: kWindow bins of equal width in scaled(), from the max down
+  // to where a weight rounds to zero mass. Every top-p cut lies on a token of nonzero mass, so it
+  // is always inside, however deep in the body of the row; the bins are narrow enough that the
+  // one holding the cut is sorted on chip. Needs a finite max.
+  static constexpr float kMassSpan = static_cast<float>(kFracBits + 2) * 0.6931471805599453f;
+
+  __device__ static u32 mass_bin(float z) {
+    const float d = -z * (static_cast<float>(kWindow) / kMassSpan);
+    return d < static_cast<float>(kWindow) ? static_cast<u32>(d) : static_cast<u32>(kWindow);
+  }
+
+  __device__ u32 mass_bin_of(u32 key) const { return mass_bin(scaled(key)); }
+
+  // Counts (and with MASS, masses) of the window bins into sh.hist.win.*_total, for the whole row:
+  // without MASS the key window below max_key, with MASS the mass window. Returns the row's mass
+  // below the window (MASS only).
   template <bool MASS>
   __device__ u64 window_histogram(u32 max_key) {
+    u32* lo = reinterpret_cast<u32*>(sh.hist.win.mass);  // MASS: 32-bit halves until fold_halves
     for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
       sh.hist.win.count[b] = 0;
       if (MASS) sh.hist.win.mass[b] = 0;
@@ -627,17 +690,27 @@ struct Row {
     u64 below = 0;
     for_each([&](u32, u32 key) {
       if (key == 0) return;
-      const u32 bin = window_bin(max_key, key);
-      if (bin < static_cast<u32>(kWindow)) {
-        atomicAdd(&sh.hist.win.count[bin], 1u);
-        if (MASS) atomicAdd(&sh.hist.win.mass[bin], mass(key));
-      } else if (MASS) {
-        below += mass(key);
+      if (MASS) {
+        const float z = scaled(key);
+        const u64 m = mass_of_weight(expf(z));  // == mass(key): the same expression
+        const u32 bin = mass_bin(z);
+        if (bin < static_cast<u32>(kWindow)) {
+          atomicAdd(&sh.hist.win.count[bin], 1u);
+          add_mass(lo, lo + kWindow, bin, m);
+        } else {
+          below += m;
+        }
+      } else {
+        const u32 bin = window_bin(max_key, key);
+        if (bin < static_cast<u32>(kWindow)) atomicAdd(&sh.hist.win.count[bin], 1u);
       }
     });
-    if (MASS) below = block_sum<BLOCK>(below, sh.scratch);  // also: the histograms are complete
+    if (MASS) {
+      below = block_sum<BLOCK>(below, sh.scratch);
+      fold_halves<kWindow>(sh.hist.win.mass, kWindow);
+    }
     if (C == 1) {
-      if (!MASS) __syncthreads();
+      __syncthreads();
       for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
         sh.hist.win.count_total[b] = sh.hist.win.count[b];
         if (MASS) sh.hist.win.mass_total[b] = sh.hist.win.mass[b];
@@ -645,7 +718,7 @@ struct Row {
       __syncthreads();
       return below;
     }
-    if (MASS) exchange(below);
+    if (MASS) exchange(below);  // its cluster barrier also publishes the folded histograms
     else cluster_sync();
     if (MASS) {
       below = 0;
@@ -664,9 +737,10 @@ struct Row {
     return below;
   }
 
-  // The first window bin (from the top) at which the running sum of h reaches want, and the count
-  // of tokens in it and above; bin = kWindow when the window holds less than want.
-  __device__ void window_find(const u64* h, u64 want, u32& bin, u64& count_through) {
+  // The first window bin (from the top) at which the running sum of h reaches want, the count of
+  // tokens in it and above, and the sum of h above it; bin = kWindow when the window holds less
+  // than want.
+  __device__ void window_find(const u64* h, u64 want, u32& bin, u64& count_through, u64& h_above) {
     constexpr int kPer = (kWindow + BLOCK - 1) / BLOCK;
     const int first = static_cast<int>(threadIdx.x) * kPer;
     const int last = first + kPer < kWindow ? first + kPer : kWindow;
@@ -688,6 +762,7 @@ struct Row {
         if (want <= a) {
           sh.found_bin = static_cast<u32>(b);
           sh.found_above = n;
+          sh.found_mass = a - h[b];
           break;
         }
       }
@@ -695,6 +770,7 @@ struct Row {
     __syncthreads();
     bin = sh.found_bin;
     count_through = sh.found_above;
+    h_above = sh.found_mass;
     __syncthreads();
   }
 
@@ -706,10 +782,10 @@ struct Row {
   }
 
   // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
-  // Sets max_is_inf and xmax. Each of top-k and top-p first tries the window: a histogram of the
-  // 8 octaves below the max, which on LLM logits holds the cut, and whose tokens down to the
-  // cut's bin are then sorted on chip. When the cut lies deeper or too many tokens share its bin,
-  // an MSD radix select over the whole row finds it instead.
+  // Sets max_is_inf and xmax. Top-k first tries a histogram of few bins near the top (the fused
+  // first digit with C = 1, the key window with C > 1) and sorts the tokens down to the k-th's bin
+  // on chip; top-p alone tries the mass window and sorts the one bin holding the cut. When the cut
+  // lies deeper or too many tokens share its bin, an MSD radix select over the whole row finds it.
   __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p, bool stats) {
     auto want_p = [p](u64 total) {
       double t = ceil(static_cast<double>(p) * static_cast<double>(total));
@@ -783,8 +859,8 @@ struct Row {
       // Window: top-k is the first k sorted candidates, top-p a mass prefix of those.
       window_histogram<false>(max_key);
       u32 bin;
-      u64 through;
-      window_find(sh.hist.win.count_total, static_cast<u64>(k), bin, through);
+      u64 through, above;
+      window_find(sh.hist.win.count_total, static_cast<u64>(k), bin, through, above);
       if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
         const u32 mk = max_key;
         gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
@@ -795,20 +871,24 @@ struct Row {
         done = true;
       }
       __syncthreads();
-    } else if (p_on && row_count > 0) {
-      // Window: top-p alone is a mass prefix of the sorted candidates, against the row's mass.
+    } else if (p_on && row_count > 0 && !max_is_inf) {
+      // Mass window: top-p alone is reached inside the bin found here. Only that bin's tokens are
+      // sorted; the mass of the bins above it is known from the histogram.
       const u64 below = window_histogram<true>(max_key);
       u64 window_mass = 0;
       for (int b = threadIdx.x; b < kWindow; b += BLOCK) window_mass += sh.hist.win.mass_total[b];
       window_mass = block_sum<BLOCK>(window_mass, sh.scratch);
       const u64 want = want_p(window_mass + below);
       u32 bin;
-      u64 through;
-      window_find(sh.hist.win.mass_total, want, bin, through);
-      if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
-        const u32 mk = max_key;
-        const u32 n = gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
-        const u32 pos = mass_prefix_position(n, [want](u64) { return want; });
+      u64 through, mass_above;
+      window_find(sh.hist.win.mass_total, want, bin, through, mass_above);
+      const u64 in_bin = bin < static_cast<u32>(kWindow) ? sh.hist.win.count_total[bin] : 0ull;
+      const u32 local_in_bin = bin < static_cast<u32>(kWindow) ? sh.hist.win.count[bin] : 0u;
+      __syncthreads();  // the candidates overwrite the histograms
+      if (bin < static_cast<u32>(kWindow) && in_bin <= static_cast<u64>(kCandidateCap)) {
+        const u32 n = gather_sorted([this, bin](u32 key) { return mass_bin_of(key) == bin; }, local_in_bin);
+        const u64 rest = want - mass_above;  // in [1, the bin's mass]
+        const u32 pos = mass_prefix_position(n, [rest](u64) { return rest; });
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
@@ -900,10 +980,10 @@ __device__ __forceinline__ void row_and_rank(int& row, u32& rank) {
 namespace sj {
 
 template <int DT, int V, int BLOCK, int C, int MASK>
-__global__ void __launch_bounds__(BLOCK, C > 1 && BLOCK <= 256 ? 2 : 1)
+__global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
     truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
                     void* mask_out) {
-  typedef Row<DT, V, BLOCK, C> R;
+  typedef Row<DT, V, BLOCK, C, min_blocks(BLOCK, C, false)> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
   typedef SharedFor<R, C> S;
