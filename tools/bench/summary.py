@@ -1,0 +1,125 @@
+"""Summaries of docs/benchmarks.md from `samplejit bench --out` and peers.py JSON.
+
+    python3 tools/bench/summary.py bench.json peers.json [--previous old_bench.json]
+
+Prints markdown: the roofline ratio at B >= 64 per (mode, params), the B = 1 graph-replay time
+per V (max over dtypes), the peer comparison per (mode, params) with every cell that a peer wins,
+and with --previous, every cell more than 5% slower than the previous table (regressions).
+samplejit's own column is `samplejit bench`; the peers come from peers.py on the same card.
+"""
+import argparse
+import json
+import statistics
+
+
+def load_cells(path):
+    with open(path) as f:
+        doc = json.load(f)
+    return doc["cells"] if isinstance(doc, dict) else doc
+
+
+def ours(cells):
+    return {(c["mode"], c["params"], c["dtype"], int(c["vocab"]), int(c["batch"])): c for c in cells
+            if int(c.get("requested_cluster", 0)) == 0}
+
+
+def peers_of(cells):
+    out = {}
+    for c in cells:
+        out.setdefault((c["mode"], c["params"], c["dtype"], int(c["V"]), int(c["B"])), {})[c["impl"]] = c["us"]
+    return out
+
+
+def modes_in(mine):
+    seen = []
+    for key in mine:
+        if (key[0], key[1]) not in seen:
+            seen.append((key[0], key[1]))
+    return seen
+
+
+def roofline_table(mine):
+    print("| mode | params | min | median | max |")
+    print("|---|---|---:|---:|---:|")
+    for mode, params in modes_in(mine):
+        r = [c["ratio"] for k, c in mine.items() if k[:2] == (mode, params) and k[4] >= 64]
+        if r:
+            print(f"| {mode} | {params} | {min(r):.2f} | {statistics.median(r):.2f} | {max(r):.2f} |")
+
+
+def batch1_table(mine):
+    vocabs = sorted({k[3] for k in mine})
+    print("| mode | params | " + " | ".join(f"V={v}" for v in vocabs) + " |")
+    print("|---|---|" + "---:|" * len(vocabs))
+    for mode, params in modes_in(mine):
+        row = []
+        for v in vocabs:
+            g = [c.get("graph_us") or c["us"] for k, c in mine.items() if k[:2] == (mode, params) and k[3] == v and k[4] == 1]
+            row.append(f"{max(g):.1f}" if g else "–")
+        print(f"| {mode} | {params} | " + " | ".join(row) + " |")
+
+
+def peer_tables(mine, peers):
+    losses = []
+    print("| mode | params | cells | slower than sort (vLLM/SGLang) | slower than FlashInfer | samplejit / FlashInfer (min – max) |")
+    print("|---|---|---:|---:|---:|---|")
+    for mode, params in modes_in(mine):
+        n = slow_sort = slow_fi = 0
+        ratios = []
+        for key, p in peers.items():
+            if key[:2] != (mode, params) or key not in mine:
+                continue
+            us = mine[key]["us"]
+            n += 1
+            sort = [p[i] for i in ("sort-vllm", "sort-sglang") if i in p]
+            if sort and us > min(sort):
+                slow_sort += 1
+                losses.append((key, us, min(sort), "sort"))
+            fi = [(p[i], i) for i in ("flashinfer", "flashinfer-scalar") if i in p]
+            if fi:
+                best, which = min(fi)
+                ratios.append(us / best)
+                if us > best:
+                    slow_fi += 1
+                    losses.append((key, us, best, which))
+        if n:
+            span = f"{min(ratios):.2f} – {max(ratios):.2f}" if ratios else "–"
+            print(f"| {mode} | {params} | {n} | {slow_sort} | {slow_fi} | {span} |")
+    print()
+    print("Cells a peer wins:")
+    print()
+    print("| mode | params | dtype | V | B | samplejit µs | peer µs | peer | samplejit / peer |")
+    print("|---|---|---|---:|---:|---:|---:|---|---:|")
+    for key, us, best, which in losses:
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {us:.1f} | {best:.1f} | {which} | {us / best:.2f} |")
+
+
+def regressions(mine, previous):
+    print("| mode | params | dtype | V | B | previous µs | now µs | now / previous |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    for key, c in mine.items():
+        old = previous.get(key)
+        if old and c["us"] > 1.05 * old["us"]:
+            print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {old['us']:.1f} | {c['us']:.1f} | {c['us'] / old['us']:.2f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bench")
+    ap.add_argument("peers")
+    ap.add_argument("--previous", help="an earlier bench JSON, for the regression table")
+    args = ap.parse_args()
+    mine = ours(load_cells(args.bench))
+    print("### Roofline ratio, B >= 64 (min / median / max)\n")
+    roofline_table(mine)
+    print("\n### B = 1 (CUDA-graph replay µs, max over dtypes)\n")
+    batch1_table(mine)
+    print("\n### Against the peers\n")
+    peer_tables(mine, peers_of(load_cells(args.peers)))
+    if args.previous:
+        print("\n### Cells more than 5% slower than the previous table\n")
+        regressions(mine, ours(load_cells(args.previous)))
+
+
+if __name__ == "__main__":
+    main()
