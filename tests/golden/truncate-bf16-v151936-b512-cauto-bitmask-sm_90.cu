@@ -250,14 +250,14 @@ struct Row {
   // With C > 1 only the staging pass reads global memory and two CTAs share an SM, so half as many.
   // C = 1 truncation serves large batches, where the streaming passes are issue-bound rather than
   // latency-bound: it runs 1024 threads per SM whatever the block (MINB CTAs), so 64 registers and
-  // 8 loads per thread (16 spill), which measured faster than 512 threads with 8-16 loads.
+  // 8 loads per thread below 1024-thread blocks (16 spill), which measured faster than one
+  // 512-thread CTA per SM with 8 (fp32) or 16 (16-bit) loads at B >= 256.
   static constexpr int kLoads = D::kUnroll * 256 / BLOCK / (C > 1 ? 2 : 1);
-  static constexpr int U = C == 1 && MINB > 1 ? 8 : BLOCK >= 1024 ? 4 : kLoads < 2 ? 2 : kLoads > 32 ? 32 : kLoads;
+  static constexpr int U = BLOCK * MINB >= 1024 ? (C == 1 && BLOCK < 1024 ? 8 : 4)
+                           : kLoads < 2         ? 2
+                           : kLoads > 32        ? 32
+                                                : kLoads;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
-  // Loads in flight in the staging pass (C > 1), whose loop body only counts and keeps the max, so
-  // it can afford more: a small batch's latency is mostly round trips to HBM, one per tile.
-  // (16 at 512 threads per SM fits without spilling; 1024 threads per SM leave no room.)
-  static constexpr int kStageU = C == 1 || BLOCK * MINB >= 1024 ? U : U > 16 ? U : 16;
   // Loads in flight in the sampler's final pass, the heaviest loop body, sized to stay within
   // 128 registers: 4 over the staged slice (shared memory needs few), half of U for 16-bit rows
   // read from global memory.
@@ -311,12 +311,11 @@ struct Row {
   // Visits this CTA's elements, a tile at a time, as (row index, key).
   template <bool STAGE = false, class F>
   __device__ void for_each(F f) const {
-    constexpr int kU = STAGE ? kStageU : U;
-    for (u32 base = 0; base < kSlice; base += static_cast<u32>(BLOCK) * kU) {
-      Bits v[kU];
+    for (u32 base = 0; base < kSlice; base += kTile) {
+      Bits v[U];
       load_tile<STAGE>(base, v);
 #pragma unroll
-      for (int u = 0; u < kU; ++u) {
+      for (int u = 0; u < U; ++u) {
         const u32 j = base + u * BLOCK + threadIdx.x;
         if (j < count()) f(lo + j, to_key<D>(v[u]));
       }

@@ -176,8 +176,13 @@ def main():
         roof = "D2D copy" if mode in IN_PLACE else "read-only pass"
         pinfo = (meta.get("params") or pdoc.get("params") or {}).get(a.params)
         if isinstance(pinfo, dict):
-            pdesc = ", ".join(f"{n}={v}" if not isinstance(v, list) else f"{n} {v[0]}..{v[1]}"
-                              for n, v in pinfo.items() if n in ("k", "p"))
+            def show(n, v):
+                if isinstance(v, list):
+                    return f"{n} {v[0]:g}..{v[1]:g}"
+                return f"{n}={v:.4g}" if isinstance(v, float) else f"{n}={v}"
+            # topp runs with k off and topk with p off, whatever the parameter set holds.
+            off = {"topp": "k", "topk": "p"}.get(mode)
+            pdesc = ", ".join(show(n, v) if n != off else f"{n} off" for n, v in pinfo.items() if n in ("k", "p"))
         else:
             pdesc = {"fixed": "k=50, p=0.9", "random": "per-row k, p"}.get(a.params, "")
         title = f"mode {mode}, params {a.params}" + (f" ({pdesc})" if pdesc else "") + \
