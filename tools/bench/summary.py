@@ -1,6 +1,7 @@
 """Summaries of docs/benchmarks.md from `samplejit bench --out` and peers.py JSON.
 
     python3 tools/bench/summary.py bench.json peers.json [--previous old_bench.json]
+    python3 tools/bench/summary.py --self-test
 
 Prints markdown: the roofline ratio at B >= 64 per (mode, params), the B = 1 graph-replay time
 per V (max over dtypes), the peer comparison per (mode, params) with every cell that a peer wins,
@@ -54,14 +55,16 @@ def batch1_table(mine):
     for mode, params in modes_in(mine):
         row = []
         for v in vocabs:
-            g = [c.get("graph_us") or c["us"] for k, c in mine.items() if k[:2] == (mode, params) and k[3] == v and k[4] == 1]
+            g = [c.get("graph_us") or c["us"] for k, c in mine.items()
+                 if k[:2] == (mode, params) and k[3] == v and k[4] == 1]
             row.append(f"{max(g):.1f}" if g else "–")
         print(f"| {mode} | {params} | " + " | ".join(row) + " |")
 
 
 def peer_tables(mine, peers):
     losses = []
-    print("| mode | params | cells | slower than sort (vLLM/SGLang) | slower than FlashInfer | samplejit / FlashInfer (min – max) |")
+    print("| mode | params | cells | slower than sort (vLLM/SGLang) | slower than FlashInfer "
+          "| samplejit / FlashInfer (min – max) |")
     print("|---|---|---:|---:|---:|---|")
     for mode, params in modes_in(mine):
         n = slow_sort = slow_fi = 0
@@ -91,7 +94,8 @@ def peer_tables(mine, peers):
     print("| mode | params | dtype | V | B | samplejit µs | peer µs | peer | samplejit / peer |")
     print("|---|---|---|---:|---:|---:|---:|---|---:|")
     for key, us, best, which in losses:
-        print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {us:.1f} | {best:.1f} | {which} | {us / best:.2f} |")
+        row = " | ".join(str(x) for x in key)
+        print(f"| {row} | {us:.1f} | {best:.1f} | {which} | {us / best:.2f} |")
 
 
 def regressions(mine, previous):
@@ -100,10 +104,54 @@ def regressions(mine, previous):
     for key, c in mine.items():
         old = previous.get(key)
         if old and c["us"] > 1.05 * old["us"]:
-            print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {old['us']:.1f} | {c['us']:.1f} | {c['us'] / old['us']:.2f} |")
+            row = " | ".join(str(x) for x in key)
+            print(f"| {row} | {old['us']:.1f} | {c['us']:.1f} | {c['us'] / old['us']:.2f} |")
+
+
+def self_test():
+    """Checks the tables on a hand-made grid whose answers are known."""
+    import contextlib
+    import io
+
+    def cell(mode, dtype, batch, us, ratio, graph=None):
+        return {"mode": mode, "params": "fixed", "dtype": dtype, "vocab": 32000, "batch": batch, "us": us,
+                "ratio": ratio, "graph_us": graph, "requested_cluster": 0}
+
+    mine = ours([cell("truncate", "fp32", 1, 30.0, 7.0, 29.0), cell("truncate", "bf16", 1, 33.0, 8.0, 31.5),
+                 cell("truncate", "fp32", 64, 40.0, 3.0), cell("truncate", "fp32", 256, 90.0, 5.0),
+                 cell("truncate", "bf16", 256, 80.0, 4.0),
+                 dict(cell("truncate", "fp32", 256, 1.0, 99.0), requested_cluster=4)])  # not auto: ignored
+    previous = ours([cell("truncate", "fp32", 64, 38.0, 3.0), cell("truncate", "fp32", 256, 86.9, 5.0)])
+    timed = (("sort-vllm", 500.0), ("flashinfer", 20.0), ("flashinfer-scalar", 25.0))
+    peers = peers_of([{"mode": "truncate", "params": "fixed", "dtype": "fp32", "V": 32000, "B": 64, "impl": i,
+                       "us": us} for i, us in timed])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        roofline_table(mine)
+        batch1_table(mine)
+        peer_tables(mine, peers)
+        regressions(mine, previous)
+    text = out.getvalue()
+    expected = [
+        "| truncate | fixed | 3.00 | 4.00 | 5.00 |",  # B >= 64 only, auto cells only
+        "| truncate | fixed | 31.5 |",  # B = 1: graph replay, max over dtypes
+        "| truncate | fixed | 1 | 0 | 1 | 2.00 – 2.00 |",  # one peer cell: sort loses, FlashInfer wins
+        "| truncate | fixed | fp32 | 32000 | 64 | 40.0 | 20.0 | flashinfer | 2.00 |",
+        "| truncate | fixed | fp32 | 32000 | 64 | 38.0 | 40.0 | 1.05 |",  # 5.3% slower: listed
+    ]
+    missing = [e for e in expected if e not in text]
+    unexpected = [u for u in ("| 86.9 |", "| 99.00 |") if u in text]  # 3.6% slower; a non-auto cell
+    if missing or unexpected:
+        print(text)
+        print("missing:", missing, "unexpected:", unexpected)
+        return 1
+    print("summary self-test: ok")
+    return 0
 
 
 def main():
+    if "--self-test" in __import__("sys").argv[1:]:
+        return self_test()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bench")
     ap.add_argument("peers")
@@ -122,4 +170,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
