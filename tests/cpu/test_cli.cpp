@@ -532,6 +532,24 @@ TEST_CASE("cli verify and truncate fail clearly without a CUDA driver", "[cli]")
   }
 }
 
+TEST_CASE("cli verify names --kind sample as unsupported before touching the driver", "[cli]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  for (const std::string kinds : {"sample", "truncate,sample"}) {
+    const CliResult r = run_cli({"verify", "--kind", kinds, "--dtype", "bf16", "--vocab", "32000"}, root);
+    INFO(kinds << "\n" << describe(r));
+    CHECK(r.status == 2);
+    CHECK(r.err.find("--kind") != std::string::npos);
+    CHECK(r.err.find("'sample'") != std::string::npos);
+    CHECK(r.err.find("samplejit_gpu_tests") != std::string::npos);
+    CHECK(r.err.find("CUDA driver") == std::string::npos);
+    CHECK(sjit_files(root).empty());
+  }
+  const CliResult help = run_cli({"verify", "--help"}, root);
+  CHECK(help.status == 0);
+  CHECK(help.out.find("truncate only") != std::string::npos);
+}
+
 TEST_CASE("cli prewarm with an unwritable cache root warns once and keeps going", "[cli]") {
   CliTempDir tmp;
   write_text(tmp.path / "file", "not a directory\n");

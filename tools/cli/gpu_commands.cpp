@@ -72,6 +72,12 @@ std::vector<KernelSpec> device_variants(Runtime& rt, VariantOptions vo, int devi
 }
 
 int cmd_verify(const GpuOptions& o, bool json) {
+  // verify_kernel() checks truncation (kept sets, -inf writes, masks); the sampler's tokens,
+  // logprobs and logZ are checked against their float64 reference by samplejit_gpu_tests. Said
+  // before the driver is touched, so it reads the same with or without a GPU.
+  for (const auto& kind : o.variants.kinds)
+    if (kind != "truncate")
+      throw_invalid("--kind", kind, "verify checks truncate kernels; samplejit_gpu_tests checks sample kernels");
   Runtime rt;
   std::int64_t rows = 0, mismatches = 0;
   nlohmann::json out = nlohmann::json::array();
@@ -938,6 +944,7 @@ std::function<std::optional<int>()> register_gpu_commands(CLI::App& app, bool& j
   auto* verify = app.add_subcommand(
       "verify", "GPU: run prepared variants on random and adversarial rows against the CPU reference");
   add_variant_options(*verify, o->variants, false);
+  verify->get_option("--kind")->description("truncate only (the default); samplejit_gpu_tests checks sample kernels");
   verify->add_option("--device", o->device, "CUDA device ordinal");
   verify->add_option("--batch", o->batch, "Rows per variant");
   verify->add_option("--seed", o->seed, "Random seed");
