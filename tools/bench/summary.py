@@ -11,6 +11,7 @@ samplejit's own column is `samplejit bench`; the peers come from peers.py on the
 import argparse
 import json
 import statistics
+import sys
 
 
 def load_cells(path):
@@ -150,7 +151,7 @@ def self_test():
 
 
 def main():
-    if "--self-test" in __import__("sys").argv[1:]:
+    if "--self-test" in sys.argv[1:]:
         return self_test()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bench")
