@@ -62,18 +62,35 @@ VerifyReport verify_kernel(const Kernel& kernel, const VerifyOptions& o) {
   const std::size_t mask_bytes = spec.mask == MaskKind::Bool   ? static_cast<std::size_t>(B * V)
                                  : spec.mask == MaskKind::Bits ? static_cast<std::size_t>(B * ((V + 31) / 32)) * 4
                                                                : 0;
-  detail::DeviceBuffer logits(input.size()), top_k(static_cast<std::size_t>(B) * 4), top_p(static_cast<std::size_t>(B) * 4),
+  // base_offset marker elements sit before row 0 (the launch gets a pointer past them); they, like
+  // the padding, must come back unchanged.
+  const std::size_t lead = static_cast<std::size_t>(std::max<std::int64_t>(0, o.base_offset)) * es;
+  std::vector<char> lead_in(lead);
+  for (std::size_t i = 0; i < lead / es; ++i) work::store(d, lead_in.data(), static_cast<std::int64_t>(i), 7.0f);
+  detail::DeviceBuffer logits(lead + input.size()), top_k(static_cast<std::size_t>(B) * 4), top_p(static_cast<std::size_t>(B) * 4),
       mask(mask_bytes);
-  logits.upload(input.data(), input.size());
+  {
+    std::vector<char> all(lead_in);
+    all.insert(all.end(), input.begin(), input.end());
+    logits.upload(all.data(), all.size());
+  }
   top_k.upload(params.top_k.data(), params.top_k.size() * 4);
   top_p.upload(params.top_p.data(), params.top_p.size() * 4);
   if (mask_bytes) SAMPLEJIT_CU_CALL(detail::driver().memsetD8(mask.get(), 0xCD, mask_bytes));  // poison
   detail::Stream stream;
-  kernel.launch(stream.get(), logits.get(), stride, B, o.with_top_k ? top_k.get() : 0, o.with_top_p ? top_p.get() : 0,
+  kernel.launch(stream.get(), logits.get() + lead, stride, B, o.with_top_k ? top_k.get() : 0, o.with_top_p ? top_p.get() : 0,
                 mask.get());
   stream.sync();
   std::vector<char> output(input.size());
-  logits.download(output.data(), output.size());
+  {
+    std::vector<char> all(lead + input.size());
+    logits.download(all.data(), all.size());
+    if (!std::equal(lead_in.begin(), lead_in.end(), all.begin())) {
+      rep.mismatches++;
+      rep.errors.push_back(fmt::format("{}: an element before row 0 (base offset {}) was written", rep.spec, o.base_offset));
+    }
+    std::copy(all.begin() + static_cast<std::ptrdiff_t>(lead), all.end(), output.begin());
+  }
   std::vector<unsigned char> mask_host(mask_bytes);
   if (mask_bytes) mask.download(mask_host.data(), mask_bytes);
 

@@ -13,6 +13,7 @@ namespace samplejit {
 struct VerifyOptions {
   std::int64_t batch = 64;
   std::int64_t row_stride = 0;      // 0: vocab
+  std::int64_t base_offset = 0;     // elements of marker before row 0: misaligns the rows' starts
   std::uint64_t seed = 1;
   bool edge_params = true;          // mix k/p edges (k<=0, k>=V, NaN/<=0/>=1 p) with random ones
   bool with_top_k = true, with_top_p = true;  // false: pass a null array

@@ -102,39 +102,53 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
   auto keeps = [&](u32 i, u32 key, float w) { return cut.keeps(i, key) && !(min_p_on && !(w >= min_p)); };
 
   // Final pass: min-p, the sums behind logZ and the logprobs, the Gumbel-max draw, the mask and
-  // the in-place write, all in one read of the row (of the staged slice, with C > 1).
+  // the in-place write, all in one read of the row (of the staged slice, with C > 1). Every sum is
+  // an integer and the draw a maximum, so the order of visits does not matter.
   constexpr int kU = R::kSharedU;
   constexpr u32 kStep = static_cast<u32>(BLOCK) * kU;
   u64 mass_all = 0, mass_kept = 0, best = 0;
   u32 kept = 0;
-  for (u32 base = 0; base < R::kSlice; base += kStep) {
-    Bits v[kU];
-    r.load_tile(base, v);
+  auto visit = [&](u32 i, u32 key) {  // a candidate (key != 0); returns whether it is kept
+    const float w = r.weight(key);
+    const bool keep = keeps(i, key, w);
+    const u64 q = r.mass_of_weight(w);
+    mass_all += q;
+    if (keep) {
+      mass_kept += q;
+      ++kept;
+      const float z = r.max_is_inf ? (key == to_key<D>(D::kPosInf) ? 0.0f : -__int_as_float(0x7F800000))
+                                   : (key_to_float<D>(key) - r.xmax) / r.temperature;
+      const float s = z - logf(exponential_noise(seed, offset, i));
+      const u64 packed = pack_score(s, i);
+      if (packed > best) best = packed;
+    }
+    return keep;
+  };
+  if constexpr (R::kVector && MASK == kMaskNone) {
+    // C = 1 without a mask: 16-byte chunks, about as many registers as kSharedU scalar loads.
+    constexpr int kVU = R::kSharedU * static_cast<int>(sizeof(Bits)) / 16 < 1
+                            ? 1
+                            : R::kSharedU * static_cast<int>(sizeof(Bits)) / 16;
+    r.template stream<kVU>([&](u32 i, Bits b) {
+      const u32 key = to_key<D>(b);
+      const bool keep = key != 0 && visit(i, key);
+      return a.write_logits && !keep ? static_cast<Bits>(D::kNegInf) : b;
+    });
+  } else {
+    for (u32 base = 0; base < R::kSlice; base += kStep) {
+      Bits v[kU];
+      r.load_tile(base, v);
 #pragma unroll
-    for (int u = 0; u < kU; ++u) {
-      const u32 j = base + u * BLOCK + threadIdx.x;
-      const u32 i = r.lo + j;
-      const bool in = j < r.count();
-      const u32 key = to_key<D>(v[u]);
-      bool keep = false;
-      if (in && key != 0) {
-        const float w = r.weight(key);
-        keep = keeps(i, key, w);
-        const u64 q = r.mass_of_weight(w);
-        mass_all += q;
-        if (keep) {
-          mass_kept += q;
-          ++kept;
-          const float z = r.max_is_inf ? (key == to_key<D>(D::kPosInf) ? 0.0f : -__int_as_float(0x7F800000))
-                                       : (key_to_float<D>(key) - r.xmax) / r.temperature;
-          const float s = z - logf(exponential_noise(seed, offset, i));
-          const u64 packed = pack_score(s, i);
-          if (packed > best) best = packed;
-        }
+      for (int u = 0; u < kU; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        const u32 i = r.lo + j;
+        const bool in = j < r.count();
+        const u32 key = to_key<D>(v[u]);
+        const bool keep = in && key != 0 && visit(i, key);
+        if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
+          r.g[i] = static_cast<Bits>(D::kNegInf);
+        r.template write_mask<MASK>(a.mask, row, i, in, keep);
       }
-      if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
-        r.g[i] = static_cast<Bits>(D::kNegInf);
-      r.template write_mask<MASK>(a.mask, row, i, in, keep);
     }
   }
   mass_all = block_sum<BLOCK>(mass_all, sh.scratch);

@@ -307,16 +307,98 @@ struct Row {
     }
   }
 
-  // Visits this CTA's elements, a tile at a time, as (row index, key).
+  // C = 1 streams the row with 16-byte loads: kVec elements per load and kVecU loads per thread in
+  // flight (the registers of U 32-bit loads, so 16-bit rows get twice the bytes in flight of scalar
+  // loads). Only whole 16-byte chunks inside the row are read that way; the few elements before
+  // the first aligned chunk and after the last one are read one at a time, so the row's padding is
+  // never touched (docs/semantics.md) whatever the base address and stride. Tiny rows (under a
+  // tile) gain nothing from it.
+  static constexpr bool kVector = C == 1 && V >= BLOCK * 8;
+  static constexpr u32 kVec = 16 / sizeof(Bits);
+  static constexpr int kVecU = U / 4 < 1 ? 1 : U / 4 > 2 ? 2 : U / 4;
+
+  // Elements from the row start to the first 16-byte boundary (at most the row).
+  __device__ u32 head() const {
+    const u32 misaligned = static_cast<u32>(reinterpret_cast<unsigned long long>(g) & 15u) / sizeof(Bits);
+    const u32 h = (kVec - misaligned) % kVec;
+    return h < static_cast<u32>(V) ? h : static_cast<u32>(V);
+  }
+
+  __device__ static Bits lane_of(const uint4& v, u32 e) {
+    const u32 w = e * sizeof(Bits) / 4 == 0 ? v.x : e * sizeof(Bits) / 4 == 1 ? v.y : e * sizeof(Bits) / 4 == 2 ? v.z : v.w;
+    return sizeof(Bits) == 4 ? static_cast<Bits>(w) : static_cast<Bits>(w >> (16 * (e & 1)));
+  }
+
+  __device__ static void set_lane(uint4& v, u32 e, Bits b) {
+    u32& w = e * sizeof(Bits) / 4 == 0 ? v.x : e * sizeof(Bits) / 4 == 1 ? v.y : e * sizeof(Bits) / 4 == 2 ? v.z : v.w;
+    if (sizeof(Bits) == 4)
+      w = static_cast<u32>(b);
+    else
+      w = (e & 1) ? (w & 0xFFFFu) | (static_cast<u32>(b) << 16) : (w & 0xFFFF0000u) | static_cast<u32>(b);
+  }
+
+  // C = 1: calls f(i, bits) for every element of the row, in no particular order; where f returns
+  // other bits, stores them (a whole chunk at once when any of its elements changed).
+  template <int VU = kVecU, class F>
+  __device__ void stream(F f) const {
+    const u32 h = head();
+    const u32 nvec = (static_cast<u32>(V) - h) / kVec;
+    const u32 tail = h + nvec * kVec;
+    // The unaligned edges: fewer than 2 * kVec elements.
+    const u32 t = threadIdx.x;
+    if (t < h) {
+      const Bits b = g[t], nb = f(t, b);
+      if (nb != b) g[t] = nb;
+    } else if (t < h + (static_cast<u32>(V) - tail)) {
+      const u32 i = tail + (t - h);
+      const Bits b = g[i], nb = f(i, b);
+      if (nb != b) g[i] = nb;
+    }
+    uint4* body = reinterpret_cast<uint4*>(g + h);
+    for (u32 base = 0; base < nvec; base += static_cast<u32>(BLOCK) * VU) {
+      uint4 v[VU];
+#pragma unroll
+      for (int u = 0; u < VU; ++u) {
+        const u32 c = base + u * BLOCK + t;
+        if (c < nvec) v[u] = body[c];
+      }
+#pragma unroll
+      for (int u = 0; u < VU; ++u) {
+        const u32 c = base + u * BLOCK + t;
+        if (c < nvec) {
+          uint4 out = v[u];
+          bool changed = false;
+#pragma unroll
+          for (u32 e = 0; e < kVec; ++e) {
+            const Bits b = lane_of(v[u], e), nb = f(h + c * kVec + e, b);
+            if (nb != b) {
+              set_lane(out, e, nb);
+              changed = true;
+            }
+          }
+          if (changed) body[c] = out;
+        }
+      }
+    }
+  }
+
+  // Visits this CTA's elements, a tile at a time, as (row index, key); C = 1 in no particular order.
   template <bool STAGE = false, class F>
   __device__ void for_each(F f) const {
-    for (u32 base = 0; base < kSlice; base += kTile) {
-      Bits v[U];
-      load_tile<STAGE>(base, v);
+    if constexpr (kVector) {
+      stream([&](u32 i, Bits b) {
+        f(i, to_key<D>(b));
+        return b;
+      });
+    } else {
+      for (u32 base = 0; base < kSlice; base += kTile) {
+        Bits v[U];
+        load_tile<STAGE>(base, v);
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const u32 j = base + u * BLOCK + threadIdx.x;
-        if (j < count()) f(lo + j, to_key<D>(v[u]));
+        for (int u = 0; u < U; ++u) {
+          const u32 j = base + u * BLOCK + threadIdx.x;
+          if (j < count()) f(lo + j, to_key<D>(v[u]));
+        }
       }
     }
   }

@@ -25,18 +25,26 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
 
   const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
 
-  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask.
-  for (u32 base = 0; base < R::kSlice; base += R::kTile) {
-    Bits v[R::U];
-    r.load_tile(base, v);
+  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. Without a
+  // mask, C = 1 streams 16-byte chunks; the mask layouts want the scalar, lane-per-token order.
+  if constexpr (R::kVector && MASK == kMaskNone) {
+    r.stream([&](u32 i, Bits b) {
+      const bool drop = !cut.keeps(i, to_key<D>(b));
+      return drop ? static_cast<Bits>(D::kNegInf) : b;
+    });
+  } else {
+    for (u32 base = 0; base < R::kSlice; base += R::kTile) {
+      Bits v[R::U];
+      r.load_tile(base, v);
 #pragma unroll
-    for (int u = 0; u < R::U; ++u) {
-      const u32 j = base + u * BLOCK + threadIdx.x;
-      const u32 i = r.lo + j;
-      const bool in = j < r.count();
-      const bool keep = cut.keeps(i, to_key<D>(v[u]));
-      if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.g[i] = static_cast<Bits>(D::kNegInf);
-      r.template write_mask<MASK>(mask_out, row, i, in, keep);
+      for (int u = 0; u < R::U; ++u) {
+        const u32 j = base + u * BLOCK + threadIdx.x;
+        const u32 i = r.lo + j;
+        const bool in = j < r.count();
+        const bool keep = cut.keeps(i, to_key<D>(v[u]));
+        if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.g[i] = static_cast<Bits>(D::kNegInf);
+        r.template write_mask<MASK>(mask_out, row, i, in, keep);
+      }
     }
   }
   if (C > 1) cluster_sync();  // no CTA may exit while a peer could still read its shared memory

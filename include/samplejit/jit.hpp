@@ -46,8 +46,9 @@ struct CompileInputs {
   std::string digest() const;        // 32 lowercase hex chars (XXH3-128 of labelled fields)
 };
 CompileInputs make_compile_inputs(const KernelSpec& spec);
-// The canonical NVRTC options for a target. docs/semantics.md explains the floating-point flags.
-std::vector<std::string> compile_options(const Target& target);
+// The canonical NVRTC options for a target and NVRTC version. docs/semantics.md explains the
+// floating-point flags.
+std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& nvrtc);
 
 struct Compiled {
   CompileInputs inputs;

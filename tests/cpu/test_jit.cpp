@@ -172,9 +172,18 @@ TEST_CASE("key digest is stable and sensitive to every input", "[key]") {
   const auto b = make_compile_inputs(spec_of(DType::F16, 32000, 256, MaskKind::Bool, "sm_80"));
   CHECK(a.digest() == make_compile_inputs(a.spec).digest());
   CHECK(a.digest() != b.digest());
-  CHECK(a.options == compile_options(a.target));
+  CHECK(a.options == compile_options(a.target, nvrtc_info()));
   CHECK(std::find(a.options.begin(), a.options.end(), "--ftz=false") != a.options.end());
   CHECK(std::find(a.options.begin(), a.options.end(), "--fmad=false") != a.options.end());
+  // Parallel compilation only where NVRTC knows the option; an older NVRTC would reject it.
+  const auto has_split = [](const std::vector<std::string>& o) {
+    return std::find(o.begin(), o.end(), "--split-compile=0") != o.end();
+  };
+  NvrtcInfo old_nvrtc, new_nvrtc;
+  old_nvrtc.major = 12, old_nvrtc.minor = 3;
+  new_nvrtc.major = 13, new_nvrtc.minor = 0;
+  CHECK_FALSE(has_split(compile_options(a.target, old_nvrtc)));
+  CHECK(has_split(compile_options(a.target, new_nvrtc)));
 }
 
 TEST_CASE("target choice: cubin for known archs, PTX only for newer devices", "[key]") {

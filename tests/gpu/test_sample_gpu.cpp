@@ -241,14 +241,15 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
   for (const Variant& var : variants) {
       const MaskKind m = var.mask;
       Kernel k = sampler(DType::BF16, V, var.block, m, var.cluster);
-      for (std::int64_t B : {1, 64, 1000})
+      // A stride of V + 5 starts each row at a different 16-byte misalignment.
+      for (auto [B, stride] : {std::pair<std::int64_t, std::int64_t>{1, V}, {64, V}, {64, V + 5}, {1000, V}})
         for (std::int64_t slot : {std::int64_t{0}, std::int64_t{777}, B - 1}) {
           if (slot >= B) continue;
-          std::vector<char> logits(static_cast<std::size_t>(B * V) * 2);
+          std::vector<char> logits(static_cast<std::size_t>(B * stride) * 2);
           Inputs in(B);
           std::uniform_real_distribution<float> ud(0.0f, 1.0f);
           for (std::int64_t r = 0; r < B; ++r) {
-            work::fill_row(DType::BF16, work::kAllKinds[rng() % 6], V, rng, logits.data() + r * V * 2);
+            work::fill_row(DType::BF16, work::kAllKinds[rng() % 6], V, rng, logits.data() + r * stride * 2);
             in.temperature[r] = 0.5f + ud(rng);
             in.top_k[r] = static_cast<std::int32_t>(rng() % 200);
             in.top_p[r] = 0.5f + 0.5f * ud(rng);
@@ -256,14 +257,14 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
             in.seed[r] = rng();
             in.offset[r] = rng();
           }
-          std::memcpy(logits.data() + slot * V * 2, row.data(), V * 2);
+          std::memcpy(logits.data() + slot * stride * 2, row.data(), V * 2);
           in.temperature[slot] = 0.9f;
           in.top_k[slot] = 100;
           in.top_p[slot] = 0.95f;
           in.min_p[slot] = 0.01f;
           in.seed[slot] = 42;
           in.offset[slot] = 7;
-          const Outputs o = run(k, logits, B, V, in);
+          const Outputs o = run(k, logits, B, stride, in);
           Seen s{o.token64[slot], float_bits(o.logprob[slot]), float_bits(o.raw[slot]), float_bits(o.logz[slot]),
                  o.kept[slot], {}};
           CHECK(o.token32[slot] == o.token64[slot]);
@@ -278,7 +279,8 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
             }
           }
           seen.push_back(s);
-          where.push_back(k.spec().canonical() + " B=" + std::to_string(B) + " slot=" + std::to_string(slot));
+          where.push_back(k.spec().canonical() + " B=" + std::to_string(B) + " stride=" + std::to_string(stride) +
+                          " slot=" + std::to_string(slot));
         }
     }
   REQUIRE(seen.size() > 10);

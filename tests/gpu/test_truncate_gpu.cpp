@@ -100,6 +100,29 @@ TEST_CASE("every cluster size matches the CPU reference", "[gpu]") {
         }
 }
 
+TEST_CASE("one CTA per row streams 16-byte chunks from any start, stride and vocabulary", "[gpu]") {
+  // Rows that start off a 16-byte boundary (a base offset, or a stride that is not a multiple of
+  // 16 bytes) and vocabularies that end mid-chunk take the scalar edges; padding and the elements
+  // before row 0 hold a large marker that must neither be read into the result nor written.
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{4097}, std::int64_t{50257}, std::int64_t{151936}})
+      for (MaskKind m : {MaskKind::None, MaskKind::Bits}) {
+        Kernel k = runtime().prepare(make(d, v, 512, m, 1), 0);
+        tally().variants++;
+        for (std::int64_t offset : {0, 1, 3, 7})
+          for (std::int64_t pad : {0, 1, 6}) {
+            VerifyOptions o;
+            o.batch = 5;
+            o.base_offset = offset;
+            o.row_stride = v + pad;
+            o.seed = static_cast<std::uint64_t>(v + 11 * offset + pad);
+            o.with_top_k = pad != 6;  // also top-p alone, the mass window
+            INFO(k.spec().canonical() << " offset=" << offset << " stride=" << o.row_stride);
+            expect_clean(verify_kernel(k, o));
+          }
+      }
+}
+
 TEST_CASE("batch sizes from 1 to 4096", "[gpu]") {
   for (auto spec : {make(DType::BF16, 32000, 512, MaskKind::None), make(DType::F32, 151936, 512, MaskKind::Bits),
                     make(DType::F32, 151936, 512, MaskKind::Bits, 1)}) {
