@@ -70,6 +70,13 @@ struct Kernel::Impl {
       throw_invalid("row_stride", std::to_string(row_stride), fmt::format("must be >= vocab ({})", spec.vocab));
     if (batch == 0) return false;
     if (logits == 0) throw_invalid("logits", "0", "null device pointer with batch > 0");
+    // The kernels read whole elements (and 16-byte chunks from the first aligned one on), so a
+    // pointer inside an element would fault or read torn values.
+    if (const std::size_t es = dtype_size(spec.dtype); logits % es != 0)
+      throw_invalid("logits", fmt::format("{:#x}", logits),
+                    fmt::format("must be aligned to the {}-byte {} element", es, to_string(spec.dtype)));
+    if (spec.mask == MaskKind::Bits && mask % 4 != 0)
+      throw_invalid(mask_name, fmt::format("{:#x}", mask), "the bit mask is written as uint32 words; align it to 4 bytes");
     if (spec.mask != MaskKind::None && mask == 0)
       throw_invalid(mask_name, "0", fmt::format("spec {} writes a mask; pass its buffer", spec.canonical()));
     if (spec.mask == MaskKind::None && mask != 0)

@@ -104,9 +104,10 @@ void sj_kernel_release(sj_kernel kernel);
 /* Writes the canonical spec, NUL-terminated; fails if capacity is too small. */
 sj_status sj_kernel_spec(sj_kernel kernel, char* buffer, size_t capacity);
 
-/* Masks logits in place: logits [batch, vocab] with row_stride >= vocab elements; top_k int32[batch]
- * or 0; top_p float32[batch] or 0; mask_out per the kernel's mask kind, else 0. Asynchronous on
- * stream; no allocation, no host synchronization (graph-capturable). */
+/* Masks logits in place: logits [batch, vocab] with row_stride >= vocab elements, aligned to the
+ * element size; top_k int32[batch] or 0; top_p float32[batch] or 0; mask_out per the kernel's mask
+ * kind (a bit mask 4-byte aligned), else 0. Asynchronous on stream; no allocation, no host
+ * synchronization (graph-capturable). */
 sj_status sj_truncate(sj_kernel kernel, sj_stream stream, sj_deviceptr logits, int64_t row_stride, int64_t batch,
                       sj_deviceptr top_k, sj_deviceptr top_p, sj_deviceptr mask_out);
 

@@ -86,8 +86,9 @@ class Kernel {
   Source source() const;  // how prepare() obtained it
 
   // Masks logits in place (see docs/semantics.md). logits: [batch, vocab] with row_stride >= vocab
-  // elements. top_k: int32[batch] or 0 (off). top_p: float32[batch] or 0 (off). mask_out: per the
-  // spec's mask kind, or 0 when the spec has none. No allocation, no host synchronization.
+  // elements, aligned to the element size (no other alignment needed). top_k: int32[batch] or 0
+  // (off). top_p: float32[batch] or 0 (off). mask_out: per the spec's mask kind (a bit mask
+  // 4-byte aligned), or 0 when the spec has none. No allocation, no host synchronization.
   void launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride, std::int64_t batch, CUdeviceptr top_k,
               CUdeviceptr top_p, CUdeviceptr mask_out) const;
 

@@ -184,6 +184,12 @@ TEST_CASE("B = 0 is a no-op and bad launch arguments are rejected", "[gpu]") {
   expect_invalid([&] { k.launch(s.get(), buf.get(), 32000, -1, 0, 0, mask.get()); }, "batch");
   expect_invalid([&] { k.launch(s.get(), buf.get(), 32000, 1, 0, 0, 0); }, "mask_out");
   expect_invalid([&] { k.launch(s.get(), 0, 32000, 1, 0, 0, mask.get()); }, "logits");
+  expect_invalid([&] { k.launch(s.get(), buf.get() + 2, 32000, 1, 0, 0, mask.get()); }, "4-byte fp32 element");
+  expect_invalid([&] { k.launch(s.get(), buf.get(), 32000, 1, 0, 0, mask.get() + 2); }, "uint32 words");
+  Kernel half = runtime().prepare(make(DType::BF16, 32000, 512, MaskKind::None), 0);
+  expect_invalid([&] { half.launch(s.get(), buf.get() + 1, 32000, 1, 0, 0, 0); }, "logits");
+  CHECK_NOTHROW(half.launch(s.get(), buf.get() + 2, 32000, 1, 0, 0, 0));  // any element boundary is fine
+  s.sync();
   Kernel plain = runtime().prepare(make(DType::F32, 32000, 512, MaskKind::None), 0);
   expect_invalid([&] { plain.launch(s.get(), buf.get(), 32000, 1, 0, 0, mask.get()); }, "mask_out");
   expect_invalid([&] { runtime().prepare(make(DType::F32, 32000, 512, MaskKind::None), 4096); }, "device");
