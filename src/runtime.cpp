@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdio>
 #include <future>
+#include <tuple>
 #include <map>
 #include <mutex>
 
@@ -56,6 +57,13 @@ struct Kernel::Impl {
         throw_invalid("current device", std::to_string(dev),
                       fmt::format("kernel was prepared for device {}; make that device current", device.ordinal));
     }
+  }
+
+  // A device array of T must start on a T boundary: a misaligned load is a launch failure that
+  // poisons the context, so it is refused here with the argument's name.
+  static void check_aligned(const char* name, CUdeviceptr p, std::size_t align, const char* type) {
+    if (p % align != 0)
+      throw_invalid(name, fmt::format("{:#x}", p), fmt::format("a {} array must be {}-byte aligned", type, align));
   }
 
   // Checks what launch() and sample() share. Returns false when there is nothing to launch (B = 0).
@@ -137,6 +145,8 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
   void* p_logits = reinterpret_cast<void*>(logits);
   long long stride = row_stride;
   int rows = static_cast<int>(batch);
+  impl_->check_aligned("top_k", top_k, 4, "int32");
+  impl_->check_aligned("top_p", top_p, 4, "float32");
   void* p_k = reinterpret_cast<void*>(top_k);
   void* p_p = reinterpret_cast<void*>(top_p);
   void* p_mask = reinterpret_cast<void*>(mask_out);
@@ -154,6 +164,23 @@ void Kernel::sample(CUstream stream, const SampleArgs& a) const {
     throw_invalid(a.csr_offsets ? "csr_ids" : "csr_offsets", "0", "CSR output needs both csr_offsets and csr_ids");
   if (a.csr_offsets && (!a.kept_ids || !a.kept_count))
     throw_invalid("kept_ids", "0", "CSR output is packed from kept_ids and kept_count; pass both");
+  for (auto [name, p, align, type] : {std::tuple<const char*, CUdeviceptr, std::size_t, const char*>{
+                                          "temperature", a.temperature, 4, "float32"},
+                                      {"top_k", a.top_k, 4, "int32"},
+                                      {"top_p", a.top_p, 4, "float32"},
+                                      {"min_p", a.min_p, 4, "float32"},
+                                      {"seed", a.seed, 8, "uint64"},
+                                      {"offset", a.offset, 8, "uint64"},
+                                      {"token32", a.token32, 4, "int32"},
+                                      {"token64", a.token64, 8, "int64"},
+                                      {"logprob", a.logprob, 4, "float32"},
+                                      {"raw_logprob", a.raw_logprob, 4, "float32"},
+                                      {"logz", a.logz, 4, "float32"},
+                                      {"kept_count", a.kept_count, 4, "int32"},
+                                      {"kept_ids", a.kept_ids, 4, "int32"},
+                                      {"csr_offsets", a.csr_offsets, 8, "int64"},
+                                      {"csr_ids", a.csr_ids, 4, "int32"}})
+    impl_->check_aligned(name, p, align, type);
   if (!a.token32 && !a.token64 && !a.logprob && !a.raw_logprob && !a.logz && !a.kept_count && !a.valid && !a.mask &&
       !a.write_logits && !a.kept_ids)
     throw_invalid("outputs", "none", "ask for at least one output (token, logprob, logz, mask, ...)");

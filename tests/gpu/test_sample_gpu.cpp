@@ -458,6 +458,63 @@ TEST_CASE("sampling in a CUDA graph replays with parameters changed through the 
   cu.graphDestroy(graph);
 }
 
+TEST_CASE("bad sample() arguments are rejected with the argument's name", "[gpu][sample]") {
+  const std::int64_t V = 32000, B = 4;
+  Kernel k = sampler(DType::BF16, V);
+  DeviceBuffer x(B * V * 2 + 16), out(B * 8 + 16), ids(B * 16 * 4 + 16);
+  SAMPLEJIT_CU_CALL(detail::driver().memsetD8(x.get(), 0, x.bytes()));
+  detail::Stream st;
+  auto base = [&] {
+    SampleArgs a;
+    a.logits = x.get();
+    a.row_stride = V;
+    a.batch = B;
+    a.token32 = out.get();
+    return a;
+  };
+  auto expect_invalid = [&](SampleArgs a, const char* needle) {
+    try {
+      k.sample(st.get(), a);
+      FAIL("expected an InvalidArgument error mentioning " << needle);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::InvalidArgument);
+      CHECK_THAT(e.what(), Catch::Contains(needle));
+    }
+  };
+  SampleArgs a = base();
+  a.logits += 1;  // inside a bf16 element
+  expect_invalid(a, "logits");
+  a = base();
+  a.row_stride = V - 1;
+  expect_invalid(a, "row_stride");
+  a = base();
+  a.token32 = 0;
+  expect_invalid(a, "outputs");
+  a = base();
+  a.token64 = out.get() + 4;  // int64 at a 4-byte boundary
+  expect_invalid(a, "token64");
+  a = base();
+  a.seed = out.get() + 4;
+  expect_invalid(a, "seed");
+  a = base();
+  a.temperature = out.get() + 2;
+  expect_invalid(a, "temperature");
+  a = base();
+  a.kept_ids = ids.get();
+  expect_invalid(a, "kept_ids_capacity");
+  a = base();
+  a.kept_ids = ids.get();
+  a.kept_ids_capacity = 16;
+  a.csr_offsets = out.get();
+  expect_invalid(a, "csr_ids");
+  a = base();
+  a.logits = x.get() + 2;  // any element boundary is fine: rows start off a 16-byte boundary
+  CHECK_NOTHROW(k.sample(st.get(), a));
+  st.sync();
+  const auto tokens = download<std::int32_t>(out, B);
+  for (auto t : tokens) CHECK((t >= 0 && t < V));  // all-zero rows: every token ties, any is valid
+}
+
 TEST_CASE("the largest noise word does not make an infinite score", "[gpu][sample]") {
   // Find (offset, token) whose noise word has its top 24 bits all set: the draw where an fp32
   // u = ((w >> 8) + 0.5) * 2^-24 would round to 1 and give that token an infinite score.

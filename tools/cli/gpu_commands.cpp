@@ -11,6 +11,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -574,7 +575,8 @@ nlohmann::json run_jit_bench(const GpuOptions& o, const BenchPlan& plan, const D
       }
     }
   nlohmann::json rows = nlohmann::json::array();
-  std::fprintf(out, "\nJIT cost (cache %s, removed afterwards)\n", root.string().c_str());
+  std::fprintf(out, "\nJIT cost (cache %s, removed afterwards; CUDA_CACHE_DISABLE=%s)\n", root.string().c_str(),
+               std::getenv("CUDA_CACHE_DISABLE") ? std::getenv("CUDA_CACHE_DISABLE") : "unset");
   std::fprintf(out,
                "| spec | cold s | warm in-process ms | child prepare ms | spawn->ready ms | spawn->1st launch ms | "
                "child wall ms |\n"
@@ -650,7 +652,8 @@ nlohmann::json run_jit_bench(const GpuOptions& o, const BenchPlan& plan, const D
            "cold_s: prepare() against an empty cache directory (render, NVRTC compile, cache write, load). "
            "warm_ms: prepare() by a second Runtime in the same process (disk hit, load). process: a fresh "
            "`samplejit bench-jit-probe` process; since_spawn_ms is measured from just before posix_spawn, "
-           "steps_ms inside the child; first_launch includes the lazy module load."}};
+           "steps_ms inside the child; first_launch includes the lazy module load. The run sets "
+           "CUDA_CACHE_DISABLE=1, so the CUDA compute cache cannot serve a cold compile."}};
 }
 
 // ---- the timing grid ---------------------------------------------------------------------------
@@ -660,6 +663,15 @@ int cmd_bench(const GpuOptions& o, bool json) {
   const BenchPlan plan = plan_bench(o);
   // With --json, stdout carries only the JSON document.
   std::FILE* out = json ? stderr : stdout;
+  if (plan.jit) {
+    // With a driver present, NVRTC's machine code can come from the CUDA compute cache
+    // (~/.nv/ComputeCache) that an earlier compile of the same module filled: on the H100 a
+    // sample module "compiled" in 0.13 s with no ptxas report, against 3.5 s with
+    // CUDA_CACHE_DISABLE=1 (docs/benchmarks.md, "JIT cost"). Cold numbers must not come from it.
+    // The driver and NVRTC read the variable when they initialize, which is after this point.
+    const char* v = std::getenv("CUDA_CACHE_DISABLE");
+    if (!v || std::strcmp(v, "1") != 0) setenv("CUDA_CACHE_DISABLE", "1", 1);
+  }
 
   Runtime rt;
   const DeviceInfo dev = rt.device_info(o.device);  // the first GPU call: fails clearly without one
