@@ -7,9 +7,9 @@
 #include <climits>
 #include <cstdio>
 #include <future>
-#include <tuple>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include <fmt/format.h>
 

@@ -668,7 +668,7 @@ int cmd_bench(const GpuOptions& o, bool json) {
     // (~/.nv/ComputeCache) that an earlier compile of the same module filled: on the H100 a
     // sample module "compiled" in 0.13 s with no ptxas report, against 3.5 s with
     // CUDA_CACHE_DISABLE=1 (docs/benchmarks.md, "JIT cost"). Cold numbers must not come from it.
-    // The driver and NVRTC read the variable when they initialize, which is after this point.
+    // Set before the driver and NVRTC are loaded (lazily, below), as if at process start.
     const char* v = std::getenv("CUDA_CACHE_DISABLE");
     if (!v || std::strcmp(v, "1") != 0) setenv("CUDA_CACHE_DISABLE", "1", 1);
   }
