@@ -26,8 +26,13 @@ class DeviceBuffer {
   }
   CUdeviceptr get() const { return ptr_; }
   std::size_t bytes() const { return bytes_; }
-  void upload(const void* src, std::size_t n) const { SAMPLEJIT_CU_CALL(driver().memcpyHtoD(ptr_, src, n)); }
-  void download(void* dst, std::size_t n) const { SAMPLEJIT_CU_CALL(driver().memcpyDtoH(dst, ptr_, n)); }
+  // n bytes at byte `at` of the buffer.
+  void upload(const void* src, std::size_t n, std::size_t at = 0) const {
+    SAMPLEJIT_CU_CALL(driver().memcpyHtoD(ptr_ + at, src, n));
+  }
+  void download(void* dst, std::size_t n, std::size_t at = 0) const {
+    SAMPLEJIT_CU_CALL(driver().memcpyDtoH(dst, ptr_ + at, n));
+  }
 
  private:
   CUdeviceptr ptr_ = 0;
