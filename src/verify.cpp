@@ -57,7 +57,8 @@ VerifyReport verify_kernel(const Kernel& kernel, const VerifyOptions& o) {
   for (std::int64_t r = distinct; r < B; ++r)
     std::memcpy(input.data() + static_cast<std::size_t>(r * stride) * es,
                 input.data() + static_cast<std::size_t>((r % distinct) * stride) * es, static_cast<std::size_t>(stride) * es);
-  work::Params params = work::make_params(B, V, rng, o.edge_params);
+  work::Params params =
+      o.k_hi > 0 ? work::random_params(B, rng, o.k_lo, o.k_hi, 0.5f, 1.0f) : work::make_params(B, V, rng, o.edge_params);
 
   const std::size_t mask_bytes = spec.mask == MaskKind::Bool   ? static_cast<std::size_t>(B * V)
                                  : spec.mask == MaskKind::Bits ? static_cast<std::size_t>(B * ((V + 31) / 32)) * 4

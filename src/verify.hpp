@@ -19,6 +19,7 @@ struct VerifyOptions {
   bool with_top_k = true, with_top_p = true;  // false: pass a null array
   std::int64_t distinct_rows = 0;   // >0: generate this many rows and tile them (huge batches)
   std::int64_t check_every = 1;     // judge every n-th row (plus the last 64 rows)
+  std::int32_t k_lo = 0, k_hi = 0;  // k_hi > 0: every row k uniform in [k_lo, k_hi], p in [0.5, 1)
 };
 
 struct VerifyReport {

@@ -135,6 +135,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
       return a.write_logits && !keep ? static_cast<Bits>(D::kNegInf) : b;
     });
   } else {
+#pragma unroll 1
     for (u32 base = 0; base < R::kSlice; base += kStep) {
       Bits v[kU];
       r.load_tile(base, v);
@@ -168,11 +169,11 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
     r.exchange(mass_all, mass_kept, kept_here, best);
     mass_all = mass_kept = kept_all = 0;
     for (int q = 0; q < C; ++q) {
-      mass_all += sh.peers[0][q];
-      mass_kept += sh.peers[1][q];
-      kept_all += sh.peers[2][q];
-      if (q < static_cast<int>(rank)) kept_before += sh.peers[2][q];
-      if (sh.peers[3][q] > best) best = sh.peers[3][q];
+      mass_all += r.got(0, q);
+      mass_kept += r.got(1, q);
+      kept_all += r.got(2, q);
+      if (q < static_cast<int>(rank)) kept_before += r.got(2, q);
+      if (r.got(3, q) > best) best = r.got(3, q);
     }
   }
 
@@ -181,6 +182,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
     // order lanes and warps.
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     u32 written = static_cast<u32>(kept_before);
+#pragma unroll 1
     for (u32 base = 0; base < R::kSlice; base += kStep) {
       Bits v[kU];
       r.load_tile(base, v);
@@ -205,7 +207,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
       }
     }
   }
-  if (C > 1) cluster_sync();  // no CTA may exit while a peer could still read its shared memory
+  // No closing cluster barrier: the exchange above was the last access to a peer.
   if (threadIdx.x != 0 || rank != 0) return;
 
   const u32 best_i = best == 0 ? kAllTies : ~static_cast<u32>(best);

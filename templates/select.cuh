@@ -15,6 +15,11 @@
 // (key descending, index ascending), so one cutoff (key T, index I) describes it:
 // keep(i) <=> key(i) != 0 && (key(i) > T || (key(i) == T && i <= I)).
 
+// Phase markers: tools/probe/phases.cu defines SJ_MARK to time a call's phases on the GPU.
+#ifndef SJ_MARK
+#define SJ_MARK(id)
+#endif
+
 namespace sj {
 
 typedef unsigned int u32;
@@ -66,13 +71,17 @@ struct Dtype<kF16> {
   }
 };
 
+// Branch-free: every pass calls it once per token, and branches there made the passes issue-bound.
 template <class D>
 __device__ __forceinline__ u32 to_key(u32 bits) {
   constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
-  const u32 mag = bits & ~D::kSign;
-  if (mag > D::kPosInf || bits == D::kNegInf) return 0;  // NaN, -inf: never candidates
-  if (mag == 0) return D::kSign;                         // -0 ranks with +0
-  return (bits & D::kSign) ? (~bits & kAll) : (bits | D::kSign);
+  constexpr u32 kLowest = (~D::kNegInf & kAll) + 1u;  // the key of the lowest finite value
+  constexpr u32 kHighest = D::kPosInf | D::kSign;     // the key of +inf
+  // A negative value flips every bit, a positive one only the sign bit.
+  const u32 flip = (static_cast<u32>(static_cast<int>(bits << (32 - D::kKeyBits)) >> 31) & kAll) | D::kSign;
+  u32 key = bits ^ flip;
+  key = key == D::kSign - 1u ? D::kSign : key;            // -0 ranks with +0
+  return key - kLowest <= kHighest - kLowest ? key : 0u;  // NaN and -inf fall outside: never candidates
 }
 
 template <class D>
@@ -92,6 +101,25 @@ __host__ __device__ constexpr int ceil_log2(long long v) {
 __device__ __forceinline__ void cluster_sync() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
+// The two halves of a cluster barrier: a CTA may touch a peer's shared memory only once every CTA
+// of the cluster has started, which an arrive at entry and a wait before the first access ensure
+// without stalling anyone.
+__device__ __forceinline__ void cluster_arrive_relaxed() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
+__device__ __forceinline__ void cluster_wait() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
 #else
   __trap();
 #endif
@@ -128,6 +156,20 @@ __device__ __forceinline__ u32 peer_load(const u32* p, u32 rank) {
 __device__ __forceinline__ void peer_store(u64* p, u32 rank, u64 v) {
 #if __CUDA_ARCH__ >= 900
   asm volatile("st.shared::cluster.u64 [%0], %1;" ::"r"(peer_address(p, rank)), "l"(v) : "memory");
+#endif
+}
+
+__device__ __forceinline__ u32 peer_fetch_add(u32* p, u32 rank, u32 v) {
+  u32 old = 0;
+#if __CUDA_ARCH__ >= 900
+  asm volatile("atom.shared::cluster.add.u32 %0, [%1], %2;" : "=r"(old) : "r"(peer_address(p, rank)), "r"(v) : "memory");
+#endif
+  return old;
+}
+
+__device__ __forceinline__ void peer_add(u64* p, u32 rank, u64 v) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("red.relaxed.cluster.shared::cluster.add.u64 [%0], %1;" ::"r"(peer_address(p, rank)), "l"(v) : "memory");
 #endif
 }
 
@@ -173,9 +215,10 @@ struct Shared {
     } win;
     u64 candidate[kCandidateCap];  // (key << 32) | ~index: descending order is rank order
   } hist;
-  u64 scratch[32];
-  u64 exchange[2][kExchange];  // double-buffered, so one cluster barrier per exchange suffices
-  u64 peers[kExchange][kMaxCluster];
+  u64 scratch[64];
+  // peers[gen][j][r]: rank r's j-th exchanged value, pushed there by rank r. Double-buffered, so
+  // one cluster barrier per exchange suffices.
+  u64 peers[2][kExchange][kMaxCluster];
   u64 found_above;
   u64 found_mass;
   u32 found_bin;
@@ -196,6 +239,27 @@ __device__ T block_sum(T v, u64* scratch) {
   for (int w = 0; w < BLOCK / 32; ++w) total += static_cast<T>(scratch[w]);
   __syncthreads();
   return total;
+}
+
+// A block sum and a block max with one round through shared memory.
+template <int BLOCK>
+__device__ void block_sum_max(u64& sum, u32& mx, u64* scratch) {
+  for (int o = 16; o > 0; o >>= 1) {
+    sum += __shfl_xor_sync(0xFFFFFFFFu, sum, o);
+    mx = max(mx, __shfl_xor_sync(0xFFFFFFFFu, mx, o));
+  }
+  if ((threadIdx.x & 31) == 0) {
+    scratch[threadIdx.x >> 5] = sum;
+    scratch[32 + (threadIdx.x >> 5)] = mx;
+  }
+  __syncthreads();
+  sum = 0;
+  mx = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) {
+    sum += scratch[w];
+    mx = max(mx, static_cast<u32>(scratch[32 + w]));
+  }
+  __syncthreads();
 }
 
 template <int BLOCK>
@@ -228,6 +292,39 @@ __device__ u64 block_exclusive_scan(u64 v, u64* scratch, u64& total) {
   __syncthreads();
   total = all;
   return before + inc - v;
+}
+
+// Two exclusive prefix sums at once (one round through shared memory), with their totals.
+template <int BLOCK>
+__device__ void block_exclusive_scan2(u64& a, u64& b, u64* scratch, u64& total_a, u64& total_b) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  u64 ia = a, ib = b;
+  for (int o = 1; o < 32; o <<= 1) {
+    const u64 ya = __shfl_up_sync(0xFFFFFFFFu, ia, o), yb = __shfl_up_sync(0xFFFFFFFFu, ib, o);
+    if (lane >= o) {
+      ia += ya;
+      ib += yb;
+    }
+  }
+  if (lane == 31) {
+    scratch[warp] = ia;
+    scratch[32 + warp] = ib;
+  }
+  __syncthreads();
+  u64 before_a = 0, before_b = 0, all_a = 0, all_b = 0;
+  for (int w = 0; w < BLOCK / 32; ++w) {
+    if (w < warp) {
+      before_a += scratch[w];
+      before_b += scratch[32 + w];
+    }
+    all_a += scratch[w];
+    all_b += scratch[32 + w];
+  }
+  __syncthreads();
+  total_a = all_a;
+  total_b = all_b;
+  a = before_a + ia - a;
+  b = before_b + ib - b;
 }
 
 // Resident CTAs per SM that a kernel's registers are sized for (its second launch bound). C > 1:
@@ -307,15 +404,19 @@ struct Row {
     }
   }
 
-  // C = 1 streams the row with 16-byte loads: kVec elements per load and kVecU loads per thread in
-  // flight (the registers of U 32-bit loads, so 16-bit rows get twice the bytes in flight of scalar
-  // loads). Only whole 16-byte chunks inside the row are read that way; the few elements before
-  // the first aligned chunk and after the last one are read one at a time, so the row's padding is
-  // never touched (docs/semantics.md) whatever the base address and stride. Tiny rows (under a
-  // tile) gain nothing from it.
-  static constexpr bool kVector = C == 1 && V >= BLOCK * 8;
+  // Passes read the row (C = 1) or the staged slice (C > 1) as 16-byte chunks: kVec elements per
+  // load and kVecU loads per thread in flight (C = 1: the registers of U 32-bit loads, so 16-bit
+  // rows get twice the bytes in flight of scalar loads; C > 1: the staging pass is one CTA's whole
+  // share of a small batch, so as many as fit). Only whole 16-byte chunks inside the row are read
+  // from global memory that way; the few elements before the first aligned chunk and after the last
+  // one are read one at a time, so the row's padding is never touched (docs/semantics.md) whatever
+  // the base address and stride. Tiny one-CTA rows (under a tile) gain nothing from it.
+  static constexpr bool kVector = C > 1 || V >= BLOCK * 8;
   static constexpr u32 kVec = 16 / sizeof(Bits);
-  static constexpr int kVecU = U / 4 < 1 ? 1 : U / 4 > 2 ? 2 : U / 4;
+  static constexpr int kVecU = C > 1 ? 4 : U / 4 < 1 ? 1 : U / 4 > 2 ? 2 : U / 4;
+  // Passes over the staged slice (C > 1) read shared memory, whose latency one load per thread
+  // covers; more would only multiply the unrolled code, which runs once or twice per call.
+  static constexpr int kPassU = C > 1 ? 1 : kVecU;
 
   // Elements from the row start to the first 16-byte boundary (at most the row).
   __device__ u32 head() const {
@@ -337,60 +438,122 @@ struct Row {
       w = (e & 1) ? (w & 0xFFFFu) | (static_cast<u32>(b) << 16) : (w & 0xFFFF0000u) | static_cast<u32>(b);
   }
 
-  // C = 1: calls f(i, bits) for every element of the row, in no particular order; where f returns
-  // other bits, stores them (a whole chunk at once when any of its elements changed).
-  template <int VU = kVecU, class F>
-  __device__ void stream(F f) const {
-    const u32 h = head();
-    const u32 nvec = (static_cast<u32>(V) - h) / kVec;
-    const u32 tail = h + nvec * kVec;
-    // The unaligned edges: fewer than 2 * kVec elements.
+  // Calls chunk(c, v) for chunks [0, nvec) of src, VU loads in flight per thread; STORE also
+  // copies each chunk to the staged slice.
+  template <int VU, bool STORE, class Chunk>
+  __device__ void chunks(Chunk& chunk, const uint4* src, u32 nvec) const {
     const u32 t = threadIdx.x;
-    if (t < h) {
-      const Bits b = g[t], nb = f(t, b);
-      if (nb != b) g[t] = nb;
-    } else if (t < h + (static_cast<u32>(V) - tail)) {
-      const u32 i = tail + (t - h);
-      const Bits b = g[i], nb = f(i, b);
-      if (nb != b) g[i] = nb;
-    }
-    uint4* body = reinterpret_cast<uint4*>(g + h);
+#pragma unroll 1
     for (u32 base = 0; base < nvec; base += static_cast<u32>(BLOCK) * VU) {
       uint4 v[VU];
 #pragma unroll
       for (int u = 0; u < VU; ++u) {
         const u32 c = base + u * BLOCK + t;
-        if (c < nvec) v[u] = body[c];
+        if (c < nvec) v[u] = src[c];
       }
 #pragma unroll
       for (int u = 0; u < VU; ++u) {
         const u32 c = base + u * BLOCK + t;
         if (c < nvec) {
-          uint4 out = v[u];
-          bool changed = false;
-#pragma unroll
-          for (u32 e = 0; e < kVec; ++e) {
-            const Bits b = lane_of(v[u], e), nb = f(h + c * kVec + e, b);
-            if (nb != b) {
-              set_lane(out, e, nb);
-              changed = true;
-            }
-          }
-          if (changed) body[c] = out;
+          if (STORE) reinterpret_cast<uint4*>(x)[c] = v[u];
+          chunk(c, v[u]);
         }
       }
     }
   }
 
-  // Visits this CTA's elements, a tile at a time, as (row index, key); C = 1 in no particular order.
+  // The layout every pass shares. Calls edge(i, bits) for the elements outside whole 16-byte
+  // chunks, storing what it returns when that differs, and chunk(i0, v, aligned) for each whole
+  // chunk, i0 being the row index of its first element; aligned says whether g + i0 is on a
+  // 16-byte boundary (always for C = 1). C > 1 reads the staged slice, or with STAGE reads the row
+  // from global memory and stages it. Nothing is visited in any particular order.
+  template <int VU, bool STAGE, class Edge, class Chunk>
+  __device__ void traverse(Edge edge, Chunk chunk) const {
+    const u32 t = threadIdx.x;
+    if constexpr (C == 1) {
+      const u32 h = head();
+      const u32 nvec = (static_cast<u32>(V) - h) / kVec;
+      const u32 tail = h + nvec * kVec;
+      // The unaligned edges: fewer than 2 * kVec elements.
+      if (t < h) {
+        const Bits b = g[t], nb = edge(t, b);
+        if (nb != b) g[t] = nb;
+      } else if (t < h + (static_cast<u32>(V) - tail)) {
+        const u32 i = tail + (t - h);
+        const Bits b = g[i], nb = edge(i, b);
+        if (nb != b) g[i] = nb;
+      }
+      auto at = [&](u32 c, const uint4& v) { chunk(h + c * kVec, v, true); };
+      chunks<VU, false>(at, reinterpret_cast<const uint4*>(g + h), nvec);
+    } else {
+      // The slice starts on a 32-element boundary of the row and the staged copy on a 16-byte
+      // boundary, so the two line up exactly when the row itself is 16-byte aligned.
+      Bits* out = g + lo;
+      const bool aligned = (reinterpret_cast<unsigned long long>(out) & 15u) == 0;
+      bool from_global = STAGE;
+      if (STAGE && !aligned) {
+        // A row off a 16-byte boundary is staged with element loads; the pass then reads the slice.
+#pragma unroll 1
+        for (u32 base = 0; base < kSlice; base += kTile) {
+          Bits v[U];
+          load_tile<true>(base, v);
+        }
+        __syncthreads();
+        from_global = false;
+      }
+      const u32 nvec = n / kVec, tail = nvec * kVec;
+      if (t < n - tail) {
+        const u32 j = tail + t;
+        const Bits b = from_global ? out[j] : x[j];
+        if (from_global) x[j] = b;
+        const Bits nb = edge(lo + j, b);
+        if (nb != b) out[j] = nb;
+      }
+      auto at = [&](u32 c, const uint4& v) { chunk(lo + c * kVec, v, aligned); };
+      if (from_global)
+        chunks<VU, true>(at, reinterpret_cast<const uint4*>(out), nvec);
+      else
+        chunks<VU, false>(at, reinterpret_cast<const uint4*>(x), nvec);
+    }
+  }
+
+  // Calls f(i, bits) for every element of this CTA's part of the row, in no particular order;
+  // where f returns other bits, stores them in the row in global memory (a whole chunk at once
+  // when the row is aligned and any of its elements changed).
+  template <int VU = kPassU, bool STAGE = false, class F>
+  __device__ void stream(F f) const {
+    traverse<VU, STAGE>(f, [&](u32 i0, const uint4& v, bool aligned) {
+      uint4 o = v;
+      bool changed = false;
+#pragma unroll
+      for (u32 e = 0; e < kVec; ++e) {  // branch-free: this runs for every element
+        const Bits b = lane_of(v, e), nb = f(i0 + e, b);
+        set_lane(o, e, nb);
+        changed |= nb != b;
+      }
+      if (changed) {
+        if (aligned) {
+          *reinterpret_cast<uint4*>(g + i0) = o;
+        } else {
+#pragma unroll
+          for (u32 e = 0; e < kVec; ++e)
+            if (lane_of(o, e) != lane_of(v, e)) g[i0 + e] = lane_of(o, e);
+        }
+      }
+    });
+  }
+
+  // Visits this CTA's elements as (row index, key), in no particular order. STAGE (C > 1) also
+  // copies the slice into shared memory.
   template <bool STAGE = false, class F>
   __device__ void for_each(F f) const {
     if constexpr (kVector) {
-      stream([&](u32 i, Bits b) {
+      stream<STAGE ? kVecU : kPassU, STAGE>([&](u32 i, Bits b) {
         f(i, to_key<D>(b));
         return b;
       });
     } else {
+#pragma unroll 1
       for (u32 base = 0; base < kSlice; base += kTile) {
         Bits v[U];
         load_tile<STAGE>(base, v);
@@ -403,6 +566,38 @@ struct Row {
     }
   }
 
+  // Calls act(i, key) for this CTA's elements with key != 0 and hit(key), in no particular order.
+  // hit is evaluated for every element and should be cheap; act runs once per hit, from a loop
+  // over a chunk's hits, so its code appears once rather than once per element of a chunk.
+  template <class Hit, class Act>
+  __device__ void for_each_hit(Hit hit, Act act) const {
+    if constexpr (kVector) {
+      traverse<kPassU, false>(
+          [&](u32 i, Bits b) {
+            const u32 key = to_key<D>(b);
+            if (key != 0 && hit(key)) act(i, key);
+            return b;
+          },
+          [&](u32 i0, const uint4& v, bool) {
+            u32 hits = 0;
+#pragma unroll
+            for (u32 e = 0; e < kVec; ++e) {
+              const u32 key = to_key<D>(lane_of(v, e));
+              hits |= static_cast<u32>((key != 0) & hit(key)) << e;
+            }
+            while (hits != 0) {
+              const u32 e = static_cast<u32>(__ffs(hits) - 1);
+              hits &= hits - 1u;
+              act(i0 + e, to_key<D>(lane_of(v, e)));
+            }
+          });
+    } else {
+      for_each([&](u32 i, u32 key) {
+        if (key != 0 && hit(key)) act(i, key);
+      });
+    }
+  }
+
   // C > 1: copies the slice into shared memory when no counting pass does it.
   __device__ void stage() const {
     if (C > 1) {
@@ -411,23 +606,21 @@ struct Row {
     }
   }
 
-  // Publishes up to kExchange block-uniform values; afterwards sh.peers[j][r] holds rank r's j-th
-  // value in every CTA of the cluster. Values read from sh.peers must be used before the next call.
+  // Publishes up to kExchange block-uniform values: each CTA pushes them into every peer's
+  // shared memory, so after the barrier they are read locally, with no round trip to a peer.
+  // Afterwards got(j, r) is rank r's j-th value; it must be read before the next exchange.
+  // The first exchange must follow the cluster wait that matches the arrive at entry.
   __device__ void exchange(u64 a, u64 b = 0, u64 c = 0, u64 d = 0) {
     gen ^= 1;
-    if (threadIdx.x == 0) {
-      sh.exchange[gen][0] = a;
-      sh.exchange[gen][1] = b;
-      sh.exchange[gen][2] = c;
-      sh.exchange[gen][3] = d;
-    }
-    cluster_sync();
     if (threadIdx.x < kExchange * C) {
       const u32 j = threadIdx.x / C, r = threadIdx.x % C;
-      sh.peers[j][r] = peer_load(&sh.exchange[gen][j], r);
+      const u64 v = j == 0 ? a : j == 1 ? b : j == 2 ? c : d;
+      peer_store(&sh.peers[gen][j][rank], r, v);
     }
-    __syncthreads();
+    cluster_sync();
   }
+
+  __device__ u64 got(int j, int r) const { return sh.peers[gen][j][r]; }
 
   // The cluster's sum of each bin of the local histograms (C = 1: the local histogram itself).
   // Ends with a cluster barrier, so the local histograms may be cleared afterwards.
@@ -597,58 +790,82 @@ struct Row {
     return s;
   }
 
-  // Gathers the row's tokens with in(key) (key != 0) into shared memory (every CTA of a cluster
-  // gets all of them) and sorts them into rank order (bitonic sort over the next power of two).
-  // local_count is this CTA's share. Returns how many there are.
-  template <class In>
-  __device__ u32 gather_sorted(In in, u32 local_count) {
-    u32 offset = 0, n_all = local_count;
-    if (C > 1) {
-      exchange(local_count);  // also: every CTA is done with its histograms, which we overwrite
-      n_all = 0;
-      for (int r = 0; r < C; ++r) {
-        if (r < static_cast<int>(rank)) offset += static_cast<u32>(sh.peers[0][r]);
-        n_all += static_cast<u32>(sh.peers[0][r]);
-      }
+  // C > 1: candidates this few fit where this CTA's own window histograms were (sh.hist.win.count
+  // and .mass lead the union), which are dead once the window's barrier has passed, since their sums
+  // went to the owners before it. Peers may then push candidates without waiting for a barrier.
+  static constexpr u32 kQuickGather = static_cast<u32>((sizeof(u32) + sizeof(u64)) * kWindow / sizeof(u64));
+
+  // Gathers the row's n tokens with in(key) (key != 0) into shared memory (every CTA of a cluster
+  // gets all of them) and sorts them into rank order. local_count() is this CTA's share. With
+  // C > 1 and at most kQuickGather candidates, each takes its slot from a counter in rank 0
+  // (cleared at entry); more need an exchange of the shares first, which also waits for every CTA
+  // to be done with the window totals they overwrite. Returns n.
+  template <class In, class Local>
+  __device__ u32 gather_sorted(In in, u32 n, Local local_count) {
+    const bool quick = C > 1 && n <= kQuickGather;
+    u32 offset = 0;
+    if (C > 1 && !quick) {
+      exchange(local_count());
+      for (int r = 0; r < static_cast<int>(rank); ++r) offset += static_cast<u32>(got(0, r));
     }
-    if (threadIdx.x == 0) sh.candidates = 0;
-    __syncthreads();
-    for_each([&](u32 i, u32 key) {
-      if (key != 0 && in(key)) {
-        const u32 slot = offset + atomicAdd(&sh.candidates, 1u);
-        const u64 c = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
-        if (C == 1) {
-          sh.hist.candidate[slot] = c;
-        } else {
-          for (int r = 0; r < C; ++r) peer_store(&sh.hist.candidate[slot], static_cast<u32>(r), c);
-        }
+    SJ_MARK(14);
+    if (!quick) {
+      if (threadIdx.x == 0) sh.candidates = 0;
+      __syncthreads();
+    }
+    for_each_hit(in, [&](u32 i, u32 key) {
+      const u32 slot = quick ? peer_fetch_add(&sh.candidates, 0u, 1u) : offset + atomicAdd(&sh.candidates, 1u);
+      const u64 c = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+      if (C == 1) {
+        sh.hist.candidate[slot] = c;
+      } else {
+        for (int r = 0; r < C; ++r) peer_store(&sh.hist.candidate[slot], static_cast<u32>(r), c);
       }
     });
+    SJ_MARK(15);
     if (C > 1)
       cluster_sync();
     else
       __syncthreads();
-    const u32 n = n_all;
-    u32 padded = 1;
-    while (padded < n) padded <<= 1;
-    for (u32 j = n + threadIdx.x; j < padded; j += BLOCK) sh.hist.candidate[j] = 0;
-    __syncthreads();
-    for (u32 size = 2; size <= padded; size <<= 1) {
-      for (u32 stride = size >> 1; stride > 0; stride >>= 1) {
-        for (u32 j = threadIdx.x; j < padded; j += BLOCK) {
-          const u32 partner = j ^ stride;
-          if (partner > j) {
-            const u64 a = sh.hist.candidate[j], b = sh.hist.candidate[partner];
-            const bool descending = (j & size) == 0;
-            if (descending ? a < b : a > b) {
-              sh.hist.candidate[j] = b;
-              sh.hist.candidate[partner] = a;
+    SJ_MARK(5);
+    constexpr u32 kRankSort = BLOCK < 256 ? BLOCK : 256;
+    if (n <= kRankSort) {
+      // Few candidates (the usual top-k): each thread places one at its rank, the number of
+      // candidates ahead of it, instead of a bitonic network's barrier per step. Candidates are
+      // distinct (the index is part of the value), so the ranks are too.
+      const u32 t = threadIdx.x;
+      const u64 mine = t < n ? sh.hist.candidate[t] : 0ull;
+      u32 ahead = 0;
+      if (t < n) {
+#pragma unroll 4
+        for (u32 j = 0; j < n; ++j) ahead += sh.hist.candidate[j] > mine ? 1u : 0u;
+      }
+      __syncthreads();
+      if (t < n) sh.hist.candidate[ahead] = mine;
+      __syncthreads();
+    } else {
+      u32 padded = 1;
+      while (padded < n) padded <<= 1;
+      for (u32 j = n + threadIdx.x; j < padded; j += BLOCK) sh.hist.candidate[j] = 0;
+      __syncthreads();
+      for (u32 size = 2; size <= padded; size <<= 1) {
+        for (u32 stride = size >> 1; stride > 0; stride >>= 1) {
+          for (u32 j = threadIdx.x; j < padded; j += BLOCK) {
+            const u32 partner = j ^ stride;
+            if (partner > j) {
+              const u64 a = sh.hist.candidate[j], b = sh.hist.candidate[partner];
+              const bool descending = (j & size) == 0;
+              if (descending ? a < b : a > b) {
+                sh.hist.candidate[j] = b;
+                sh.hist.candidate[partner] = a;
+              }
             }
           }
+          __syncthreads();
         }
-        __syncthreads();
       }
     }
+    SJ_MARK(6);
     return n;
   }
 
@@ -690,6 +907,7 @@ struct Row {
   __device__ u32 local_nth(u32 key, u32 nth) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     u32 running = 0;
+#pragma unroll 1
     for (u32 base = 0; base < kSlice; base += kTile) {
       Bits v[U];
       load_tile(base, v);
@@ -722,14 +940,14 @@ struct Row {
     exchange(local_matches(key));
     u32 before = 0, mine = 0;
     for (int r = 0; r < C; ++r) {
-      const u32 m = static_cast<u32>(sh.peers[0][r]);
+      const u32 m = static_cast<u32>(got(0, r));
       if (r < static_cast<int>(rank)) before += m;
       if (r == static_cast<int>(rank)) mine = m;
     }
     const u32 found = nth > before && nth <= before + mine ? local_nth(key, nth - before) : kAllTies;
     exchange(found);
     u32 best = kAllTies;
-    for (int r = 0; r < C; ++r) best = min(best, static_cast<u32>(sh.peers[0][r]));
+    for (int r = 0; r < C; ++r) best = min(best, static_cast<u32>(got(0, r)));
     return best;
   }
 
@@ -737,8 +955,10 @@ struct Row {
     u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
     u32 count;       // candidates in the row
     u32 max_key;
+    // Bitwise, not short-circuit: the final passes call it for every token, where branches cost
+    // more than the comparisons.
     __device__ bool keeps(u32 i, u32 k) const {
-      return i < static_cast<u32>(V) && k != 0 && (k > key || (k == key && i <= index));
+      return (i < static_cast<u32>(V)) & (k != 0) & ((k > key) | ((k == key) & (i <= index)));
     }
   };
 
@@ -773,9 +993,9 @@ struct Row {
     }
     __syncthreads();
     u64 below = 0;
-    for_each([&](u32, u32 key) {
-      if (key == 0) return;
-      if (MASS) {
+    if (MASS) {
+      for_each([&](u32, u32 key) {
+        if (key == 0) return;
         const float z = scaled(key);
         const u64 m = mass_of_weight(expf(z));  // == mass(key): the same expression
         const u32 bin = mass_bin(z);
@@ -785,11 +1005,11 @@ struct Row {
         } else {
           below += m;
         }
-      } else {
-        const u32 bin = window_bin(max_key, key);
-        if (bin < static_cast<u32>(kWindow)) atomicAdd(&sh.hist.win.count[bin], 1u);
-      }
-    });
+      });
+    } else {
+      for_each_hit([max_key](u32 key) { return window_bin(max_key, key) < static_cast<u32>(kWindow); },
+                   [&](u32, u32 key) { atomicAdd(&sh.hist.win.count[window_bin(max_key, key)], 1u); });
+    }
     if (MASS) {
       below = block_sum<BLOCK>(below, sh.scratch);
       fold_halves<kWindow>(sh.hist.win.mass, kWindow);
@@ -803,23 +1023,50 @@ struct Row {
       __syncthreads();
       return below;
     }
-    if (MASS) exchange(below);  // its cluster barrier also publishes the folded histograms
+    // C > 1: bin b's cluster totals are added up in the CTA that owns it (b / kOwned), and every
+    // CTA then reads them from there: two remote operations per bin and CTA, where summing every
+    // peer's histogram in every CTA took 2 C. The totals were cleared at entry (clear_for_peers).
+    constexpr int kOwned = kWindow / C;
+    __syncthreads();
+    SJ_MARK(11);
+    for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+      const u32 owner = static_cast<u32>(b / kOwned);
+      const u32 c = sh.hist.win.count[b];
+      if (c != 0) peer_add(&sh.hist.win.count_total[b], owner, c);
+      if (MASS) {
+        const u64 m = sh.hist.win.mass[b];
+        if (m != 0) peer_add(&sh.hist.win.mass_total[b], owner, m);
+      }
+    }
+    if (MASS) exchange(below);  // its cluster barrier also completes the additions
     else cluster_sync();
+    SJ_MARK(12);
     if (MASS) {
       below = 0;
-      for (int r = 0; r < C; ++r) below += sh.peers[0][r];
+      for (int r = 0; r < C; ++r) below += got(0, r);
     }
     for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
-      u64 c = 0, m = 0;
-      for (int r = 0; r < C; ++r) {
-        c += peer_load(&sh.hist.win.count[b], static_cast<u32>(r));
-        if (MASS) m += peer_load(&sh.hist.win.mass[b], static_cast<u32>(r));
+      const u32 owner = static_cast<u32>(b / kOwned);
+      if (owner != rank) {
+        sh.hist.win.count_total[b] = peer_load(&sh.hist.win.count_total[b], owner);
+        if (MASS) sh.hist.win.mass_total[b] = peer_load(&sh.hist.win.mass_total[b], owner);
       }
-      sh.hist.win.count_total[b] = c;
-      if (MASS) sh.hist.win.mass_total[b] = m;
     }
-    cluster_sync();  // peers are done reading this CTA's histograms
+    __syncthreads();
+    SJ_MARK(13);
+    // Peers may still be reading this CTA's totals: whatever reuses sh.hist next passes a cluster
+    // barrier first (gather_sorted's exchange; compute_cut's before the radix path).
     return below;
+  }
+
+  // C > 1: the window totals and rank 0's candidate counter receive the peers' additions, so they
+  // are cleared at entry; the barrier of the first exchange orders this before any peer's.
+  __device__ void clear_for_peers() {
+    if (threadIdx.x == 0) sh.candidates = 0;
+    for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
+      sh.hist.win.count_total[b] = 0;
+      sh.hist.win.mass_total[b] = 0;
+    }
   }
 
   // The first window bin (from the top) at which the running sum of h reaches want, the count of
@@ -834,11 +1081,9 @@ struct Row {
       s += h[b];
       c += sh.hist.win.count_total[b];
     }
-    u64 total_s, total_c;
-    const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total_s);
-    const u64 count_before = block_exclusive_scan<BLOCK>(c, sh.scratch, total_c);
+    u64 total_s, total_c, before = s, count_before = c;
     if (threadIdx.x == 0) sh.found_bin = kWindow;
-    __syncthreads();
+    block_exclusive_scan2<BLOCK>(before, count_before, sh.scratch, total_s, total_c);
     if (s > 0 && before < want && want <= before + s) {
       u64 a = before, n = count_before;
       for (int b = first; b < last; ++b) {
@@ -866,6 +1111,8 @@ struct Row {
     return static_cast<u32>(block_sum<BLOCK>(c, sh.scratch));
   }
 
+  // C > 1: every path ends with a cluster barrier after its last access to a peer's shared memory
+  // (pulls are always followed by one), so a CTA may exit without another.
   // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
   // Sets max_is_inf and xmax. Top-k first tries a histogram of few bins near the top (the fused
   // first digit with C = 1, the key window with C > 1) and sorts the tokens down to the k-th's bin
@@ -888,6 +1135,10 @@ struct Row {
       stage();
       return out;
     }
+    if (C > 1) {
+      clear_for_peers();
+      cluster_arrive_relaxed();  // the wait is before the first exchange, after pass 1
+    }
     // C = 1 reads the row from memory on every pass, so pass 1 also builds the first-digit
     // histogram top-k starts from; staged slices (C > 1) use the window instead.
     constexpr int kShift0 = Dig::shift(0);
@@ -903,16 +1154,20 @@ struct Row {
       max_key = max(max_key, key);
       if (kFusedDigit && k_on && key != 0) atomicAdd(&counts[key >> kShift0], 1u);
     });
-    u64 cand = block_sum<BLOCK>(static_cast<u64>(count_here), sh.scratch);
-    max_key = block_max<BLOCK>(max_key, sh.scratch);
+    SJ_MARK(1);
+    u64 cand = count_here;
+    block_sum_max<BLOCK>(cand, max_key, sh.scratch);
+    SJ_MARK(16);
     if (C > 1) {
+      cluster_wait();
       exchange(cand, max_key);
       cand = 0;
       for (int r = 0; r < C; ++r) {
-        cand += sh.peers[0][r];
-        max_key = max(max_key, static_cast<u32>(sh.peers[1][r]));
+        cand += got(0, r);
+        max_key = max(max_key, static_cast<u32>(got(1, r)));
       }
     }
+    SJ_MARK(2);
     const u32 row_count = static_cast<u32>(cand);
     out.count = row_count;
     out.max_key = max_key;
@@ -927,39 +1182,48 @@ struct Row {
       u32 bin;
       u64 above;
       find_bin<false>(hist, Dig::kMaxBins, static_cast<u64>(k), bin, above);
+      SJ_MARK(4);
       if (above + bin_value<false>(hist, static_cast<int>(bin)) <= static_cast<u64>(kCandidateCap)) {
         u64 local = 0;
         for (int b = static_cast<int>(bin) + static_cast<int>(threadIdx.x); b < Dig::kMaxBins; b += BLOCK)
           local += counts[b];
         local = block_sum<BLOCK>(local, sh.scratch);
-        gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, static_cast<u32>(local));
+        const u32 n = static_cast<u32>(local);
+        gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, n, [n] { return n; });
         const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
         done = true;
+        SJ_MARK(7);
       }
       __syncthreads();
     } else if (k_cuts) {
       // Window: top-k is the first k sorted candidates, top-p a mass prefix of those.
       window_histogram<false>(max_key);
+      SJ_MARK(3);
       u32 bin;
       u64 through, above;
       window_find(sh.hist.win.count_total, static_cast<u64>(k), bin, through, above);
+      SJ_MARK(4);
       if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
         const u32 mk = max_key;
-        gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, local_window_count(bin));
+        SJ_MARK(17);
+        gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, static_cast<u32>(through),
+                      [this, bin] { return local_window_count(bin); });
         const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
         done = true;
+        SJ_MARK(7);
       }
       __syncthreads();
     } else if (p_on && row_count > 0 && !max_is_inf) {
       // Mass window: top-p alone is reached inside the bin found here. Only that bin's tokens are
       // sorted; the mass of the bins above it is known from the histogram.
       const u64 below = window_histogram<true>(max_key);
+      SJ_MARK(3);
       u64 window_mass = 0;
       for (int b = threadIdx.x; b < kWindow; b += BLOCK) window_mass += sh.hist.win.mass_total[b];
       window_mass = block_sum<BLOCK>(window_mass, sh.scratch);
@@ -967,20 +1231,30 @@ struct Row {
       u32 bin;
       u64 through, mass_above;
       window_find(sh.hist.win.mass_total, want, bin, through, mass_above);
+      SJ_MARK(4);
       const u64 in_bin = bin < static_cast<u32>(kWindow) ? sh.hist.win.count_total[bin] : 0ull;
-      const u32 local_in_bin = bin < static_cast<u32>(kWindow) ? sh.hist.win.count[bin] : 0u;
-      __syncthreads();  // the candidates overwrite the histograms
       if (bin < static_cast<u32>(kWindow) && in_bin <= static_cast<u64>(kCandidateCap)) {
-        const u32 n = gather_sorted([this, bin](u32 key) { return mass_bin_of(key) == bin; }, local_in_bin);
+        // This CTA's share is read before the candidates overwrite the local histogram (C = 1), and
+        // only when no peer can be pushing candidates yet (C > 1, see gather_sorted).
+        auto local_in_bin = [this, bin] {
+          const u32 c = sh.hist.win.count[bin];
+          __syncthreads();
+          return c;
+        };
+        const u32 n = gather_sorted([this, bin](u32 key) { return mass_bin_of(key) == bin; }, static_cast<u32>(in_bin),
+                                    local_in_bin);
         const u64 rest = want - mass_above;  // in [1, the bin's mass]
         const u32 pos = mass_prefix_position(n, [rest](u64) { return rest; });
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
         done = true;
+        SJ_MARK(7);
       }
       __syncthreads();
     }
+    // C > 1: peers may still be reading this CTA's window totals, which the radix path overwrites.
+    if (C > 1 && !done && (k_cuts || p_on)) cluster_sync();
     if (!done && k_cuts) {
       auto all = [](u32, u32) { return true; };
       auto want_k = [k](u64) { return static_cast<u64>(k); };
@@ -1002,6 +1276,7 @@ struct Row {
       else
         out.index = nth_with_key(s.key, static_cast<u32>(ties_needed));
     }
+    SJ_MARK(8);
     return out;
   }
 

@@ -16,6 +16,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
   u32 rank;
   row_and_rank<C>(row, rank);
   if (row >= batch) return;  // whole clusters share a row, so they leave together
+  SJ_MARK(0);
   R r(static_cast<Bits*>(logits) + static_cast<long long>(row) * row_stride, S::slice(), rank, S::get(), 1.0f);
 
   const int k = top_k ? top_k[row] : 0;
@@ -33,6 +34,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
       return drop ? static_cast<Bits>(D::kNegInf) : b;
     });
   } else {
+#pragma unroll 1
     for (u32 base = 0; base < R::kSlice; base += R::kTile) {
       Bits v[R::U];
       r.load_tile(base, v);
@@ -47,7 +49,8 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
       }
     }
   }
-  if (C > 1) cluster_sync();  // no CTA may exit while a peer could still read its shared memory
+  SJ_MARK(9);
+  // No closing cluster barrier: compute_cut ends with one after the last access to a peer.
 }
 
 }  // namespace sj

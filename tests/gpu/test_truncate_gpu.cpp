@@ -123,6 +123,42 @@ TEST_CASE("one CTA per row streams 16-byte chunks from any start, stride and voc
       }
 }
 
+TEST_CASE("cluster kernels stage rows from any start and stride, and gather few or many candidates", "[gpu]") {
+  // The slices are staged with 16-byte loads when the row is aligned and element loads when not;
+  // without a mask the final pass writes whole chunks (aligned) or elements. k in [1600, 4000]
+  // gathers more candidates than fit beside the window totals (the exchanged-offsets path).
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{50257}, std::int64_t{151936}})
+      for (int c : {2, 8, 16})
+        for (MaskKind m : {MaskKind::None, MaskKind::Bits}) {
+          KernelSpec spec = make(d, v, 512, m, c);
+          spec.arch = runtime().device_info(0).arch;
+          if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) continue;
+          Kernel k = runtime().prepare(spec, 0);
+          tally().variants++;
+          for (std::int64_t offset : {0, 3})
+            for (std::int64_t pad : {0, 5}) {
+              VerifyOptions o;
+              o.batch = 4;
+              o.base_offset = offset;
+              o.row_stride = v + pad;
+              o.seed = static_cast<std::uint64_t>(v + 17 * offset + pad + c);
+              INFO(k.spec().canonical() << " offset=" << offset << " stride=" << o.row_stride);
+              expect_clean(verify_kernel(k, o));
+              o.with_top_k = false;  // top-p alone: the mass window
+              o.seed += 1;
+              expect_clean(verify_kernel(k, o));
+            }
+          VerifyOptions many;
+          many.batch = 6;
+          many.k_lo = 1600;
+          many.k_hi = 4000;
+          many.seed = static_cast<std::uint64_t>(v + c);
+          INFO(k.spec().canonical() << " k in [1600, 4000]");
+          expect_clean(verify_kernel(k, many));
+        }
+}
+
 TEST_CASE("batch sizes from 1 to 4096", "[gpu]") {
   for (auto spec : {make(DType::BF16, 32000, 512, MaskKind::None), make(DType::F32, 151936, 512, MaskKind::Bits),
                     make(DType::F32, 151936, 512, MaskKind::Bits, 1)}) {
