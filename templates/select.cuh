@@ -567,11 +567,14 @@ struct Row {
   }
 
   // Calls act(i, key) for this CTA's elements with key != 0 and hit(key), in no particular order.
-  // hit is evaluated for every element and should be cheap; act runs once per hit, from a loop
-  // over a chunk's hits, so its code appears once rather than once per element of a chunk.
+  // hit is evaluated for every element and should be cheap. C > 1: act runs once per hit, from a
+  // loop over a chunk's hits, so its code appears once rather than once per element of a chunk
+  // (the staged passes run once per call, and their unrolled code was fetched cold). C = 1 keeps
+  // act inline per element: there the loop over hits measured 5-15% slower at B = 256-1024
+  // (same-run A/B bench, docs/benchmarks.md), the passes being long loops whose code stays cached.
   template <class Hit, class Act>
   __device__ void for_each_hit(Hit hit, Act act) const {
-    if constexpr (kVector) {
+    if constexpr (kVector && C > 1) {
       traverse<kPassU, false>(
           [&](u32 i, Bits b) {
             const u32 key = to_key<D>(b);
