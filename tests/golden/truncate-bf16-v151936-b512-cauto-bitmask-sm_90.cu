@@ -72,7 +72,8 @@ struct Dtype<kF16> {
   }
 };
 
-// Branch-free: every pass calls it once per token, and branches there made the passes issue-bound.
+// Branch-free: every pass calls it once per token (branches here measured 4-10% slower at large
+// batch, docs/benchmarks.md).
 template <class D>
 __device__ __forceinline__ u32 to_key(u32 bits) {
   constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
@@ -263,17 +264,6 @@ __device__ void block_sum_max(u64& sum, u32& mx, u64* scratch) {
   __syncthreads();
 }
 
-template <int BLOCK>
-__device__ u32 block_max(u32 v, u64* scratch) {
-  for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xFFFFFFFFu, v, o));
-  if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
-  __syncthreads();
-  u32 m = 0;
-  for (int w = 0; w < BLOCK / 32; ++w) m = max(m, static_cast<u32>(scratch[w]));
-  __syncthreads();
-  return m;
-}
-
 // Exclusive prefix sum in thread order; every thread also gets the total.
 template <int BLOCK>
 __device__ u64 block_exclusive_scan(u64 v, u64* scratch, u64& total) {
@@ -415,8 +405,8 @@ struct Row {
   static constexpr bool kVector = C > 1 || V >= BLOCK * 8;
   static constexpr u32 kVec = 16 / sizeof(Bits);
   static constexpr int kVecU = C > 1 ? 4 : U / 4 < 1 ? 1 : U / 4 > 2 ? 2 : U / 4;
-  // Passes over the staged slice (C > 1) read shared memory, whose latency one load per thread
-  // covers; more would only multiply the unrolled code, which runs once or twice per call.
+  // Passes over the staged slice (C > 1) read shared memory, whose short latency one load per
+  // thread in flight covers, and which keeps small the unrolled code that runs once or twice per call.
   static constexpr int kPassU = C > 1 ? 1 : kVecU;
 
   // Elements from the row start to the first 16-byte boundary (at most the row).

@@ -36,7 +36,8 @@ __global__ void __launch_bounds__(BLOCK, sj::min_blocks(BLOCK, C, false)) pass_k
   if (C > 1) sj::cluster_sync();  // peers have started: exchanges may write to them
   r.template for_each<C != 1>([&](unsigned, unsigned key) { m = max(m, key); });
   SJ_MARK(1);
-  m = sj::block_max<BLOCK>(m, r.sh.scratch);
+  unsigned long long count = 0;
+  sj::block_sum_max<BLOCK>(count, m, r.sh.scratch);
   SJ_MARK(2);
   if (C > 1) r.exchange(m);
   SJ_MARK(3);
