@@ -125,8 +125,9 @@ TEST_CASE("one CTA per row streams 16-byte chunks from any start, stride and voc
 
 TEST_CASE("cluster kernels stage rows from any start and stride, and gather few or many candidates", "[gpu]") {
   // The slices are staged with 16-byte loads when the row is aligned and element loads when not;
-  // without a mask the final pass writes whole chunks (aligned) or elements. k in [1600, 4000]
-  // gathers more candidates than fit beside the window totals (the exchanged-offsets path).
+  // without a mask the final pass writes whole chunks (aligned) or elements. k in [1600, 4000]: on
+  // the rows whose k-th token lies in the key window (the N(0, 2) kind), 1600-4100 candidates are
+  // gathered, more than fit beside the window totals (the exchanged-offsets path).
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{50257}, std::int64_t{151936}})
       for (int c : {2, 8, 16})
