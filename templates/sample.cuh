@@ -108,23 +108,39 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
   constexpr u32 kStep = static_cast<u32>(BLOCK) * kU;
   u64 mass_all = 0, mass_kept = 0, best = 0;
   u32 kept = 0;
+  auto take = [&](u32 i, u32 key, u64 q) {  // a kept token
+    mass_kept += q;
+    ++kept;
+    const float z = r.max_is_inf ? (key == to_key<D>(D::kPosInf) ? 0.0f : -__int_as_float(0x7F800000))
+                                 : (key_to_float<D>(key) - r.xmax) / r.temperature;
+    const float s = z - logf(exponential_noise(seed, offset, i));
+    const u64 packed = pack_score(s, i);
+    if (packed > best) best = packed;
+  };
   auto visit = [&](u32 i, u32 key) {  // a candidate (key != 0); returns whether it is kept
     const float w = r.weight(key);
     const bool keep = keeps(i, key, w);
     const u64 q = r.mass_of_weight(w);
     mass_all += q;
-    if (keep) {
-      mass_kept += q;
-      ++kept;
-      const float z = r.max_is_inf ? (key == to_key<D>(D::kPosInf) ? 0.0f : -__int_as_float(0x7F800000))
-                                   : (key_to_float<D>(key) - r.xmax) / r.temperature;
-      const float s = z - logf(exponential_noise(seed, offset, i));
-      const u64 packed = pack_score(s, i);
-      if (packed > best) best = packed;
-    }
+    if (keep) take(i, key, q);
     return keep;
   };
-  if constexpr (R::kVector && MASK == kMaskNone) {
+  if (C == 1 && cut.listed > 0) {
+    // The cut came from the sorted candidates, whose gather pass summed the row's mass: only the
+    // listed tokens are visited, and the row is not read again (write_listed). A token min-p
+    // drops gets key 0 in the list.
+    mass_all = r.mass_seen;
+    for (u32 j = threadIdx.x; j < cut.listed; j += BLOCK) {
+      const u64 c = sh.hist.candidate[j];
+      const u32 key = static_cast<u32>(c >> 32), i = ~static_cast<u32>(c);
+      const float w = r.weight(key);
+      if (keeps(i, key, w))
+        take(i, key, r.mass_of_weight(w));
+      else
+        sh.hist.candidate[j] = static_cast<u64>(~i);
+    }
+    if (a.write_logits || MASK != kMaskNone) r.template write_listed<MASK>(cut.listed, a.write_logits != 0, a.mask, row);
+  } else if constexpr (R::kVector && MASK == kMaskNone) {
     // C = 1 without a mask: 16-byte chunks, about as many registers as kSharedU scalar loads.
     constexpr int kVU = R::kSharedU * static_cast<int>(sizeof(Bits)) / 16 < 1
                             ? 1

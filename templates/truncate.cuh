@@ -26,9 +26,13 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
 
   const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
 
-  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. Without a
-  // mask, C = 1 streams 16-byte chunks; the mask layouts want the scalar, lane-per-token order.
-  if constexpr (R::kVector && MASK == kMaskNone) {
+  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. C = 1 knows
+  // the kept tokens when the cut came from the sorted candidates, and then only writes. Otherwise,
+  // without a mask, 16-byte chunks are streamed; the mask layouts want the scalar, lane-per-token
+  // order.
+  if (C == 1 && cut.listed > 0) {
+    r.template write_listed<MASK>(cut.listed, true, mask_out, row);
+  } else if constexpr (R::kVector && MASK == kMaskNone) {
     r.stream([&](u32 i, Bits b) {
       const bool drop = !cut.keeps(i, to_key<D>(b));
       return drop ? static_cast<Bits>(D::kNegInf) : b;

@@ -366,10 +366,11 @@ struct Row {
   float xmax;
   float temperature;  // > 0; masses are exp((x - xmax) / temperature)
   int gen;            // which exchange buffer is current
+  u64 mass_seen;      // C = 1 with stats: this thread's share of the row's mass, from the gather pass
 
   __device__ Row(Bits* row, Bits* slice, u32 cta_rank, Smem& smem, float t)
       : g(row), x(C == 1 ? row : slice), lo(C == 1 ? 0u : cta_rank * kSlice), n(0), rank(cta_rank), sh(smem),
-        max_is_inf(false), xmax(0.0f), temperature(t), gen(0) {
+        max_is_inf(false), xmax(0.0f), temperature(t), gen(0), mass_seen(0) {
     const u32 end = lo + kSlice < static_cast<u32>(V) ? lo + kSlice : static_cast<u32>(V);
     n = C == 1 ? static_cast<u32>(V) : (lo < end ? end - lo : 0u);
   }
@@ -532,6 +533,51 @@ struct Row {
         }
       }
     });
+  }
+
+  // C = 1 final pass when the cut came from the sorted candidates: the kept tokens are listed in
+  // sh.hist.candidate[0, n) as (key, ~index), so the row need not be read again (one pass of HBM
+  // traffic less). Entries whose key the caller zeroed (min-p) are dropped too. Kept tokens' bits
+  // are fetched first; then -inf goes over the whole row with 16-byte stores and the mask is
+  // cleared; then the kept bits go back and their mask entries are set. The barriers order the
+  // steps for every thread of the block. Overwrites the list.
+  template <int MASK>
+  __device__ void write_listed(u32 n, bool logits, void* mask_out, long long row) {
+    constexpr u32 kKept = 0x80000000u;  // indices are below 2^31 (spec.cpp)
+    for (u32 j = threadIdx.x; j < n; j += BLOCK) {
+      const u64 c = sh.hist.candidate[j];
+      const u32 i = ~static_cast<u32>(c);
+      sh.hist.candidate[j] = (c >> 32) == 0 ? static_cast<u64>(i)
+                                            : (static_cast<u64>(logits ? g[i] : Bits(0)) << 32) | i | kKept;
+    }
+    __syncthreads();
+    if (logits) {
+      const u32 h = head(), nvec = (static_cast<u32>(V) - h) / kVec, tail = h + nvec * kVec;
+      for (u32 t = threadIdx.x; t < h + (static_cast<u32>(V) - tail); t += BLOCK)
+        g[t < h ? t : tail + (t - h)] = static_cast<Bits>(D::kNegInf);
+      const u32 w = sizeof(Bits) == 4 ? D::kNegInf : D::kNegInf * 0x10001u;
+      const uint4 all = make_uint4(w, w, w, w);
+      uint4* out = reinterpret_cast<uint4*>(g + h);
+#pragma unroll 4
+      for (u32 c = threadIdx.x; c < nvec; c += BLOCK) out[c] = all;
+    }
+    constexpr long long kWords = (static_cast<long long>(V) + 31) / 32;
+    if (MASK == kMaskBool) {
+      unsigned char* m = static_cast<unsigned char*>(mask_out) + row * V;
+      for (u32 i = threadIdx.x; i < static_cast<u32>(V); i += BLOCK) m[i] = 0;
+    } else if (MASK == kMaskBits) {
+      u32* m = static_cast<u32*>(mask_out) + row * kWords;
+      for (u32 i = threadIdx.x; i < static_cast<u32>(kWords); i += BLOCK) m[i] = 0u;
+    }
+    __syncthreads();
+    for (u32 j = threadIdx.x; j < n; j += BLOCK) {
+      const u64 c = sh.hist.candidate[j];
+      if ((static_cast<u32>(c) & kKept) == 0) continue;
+      const u32 i = static_cast<u32>(c) & ~kKept;
+      if (logits) g[i] = static_cast<Bits>(c >> 32);
+      if (MASK == kMaskBool) static_cast<unsigned char*>(mask_out)[row * V + i] = 1;
+      if (MASK == kMaskBits) atomicOr(static_cast<u32*>(mask_out) + row * kWords + i / 32, 1u << (i % 32));
+    }
   }
 
   // Visits this CTA's elements as (row index, key), in no particular order. STAGE (C > 1) also
@@ -949,6 +995,7 @@ struct Row {
     u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
     u32 count;       // candidates in the row
     u32 max_key;
+    u32 listed;  // > 0: the kept tokens are sh.hist.candidate[0, listed), in rank order
     // Bitwise, not short-circuit: the final passes call it for every token, where branches cost
     // more than the comparisons.
     __device__ bool keeps(u32 i, u32 k) const {
@@ -1125,6 +1172,7 @@ struct Row {
     out.index = kAllTies;
     out.count = 0;
     out.max_key = 0;
+    out.listed = 0;
     if (!(k_on || p_on || stats)) {
       stage();
       return out;
@@ -1183,11 +1231,22 @@ struct Row {
           local += counts[b];
         local = block_sum<BLOCK>(local, sh.scratch);
         const u32 n = static_cast<u32>(local);
-        gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, n, [n] { return n; });
+        // With stats (the sampler), the gather pass also sums every token's mass, now that the max
+        // is known, so that the final pass need only visit the listed kept tokens.
+        if (stats)
+          gather_sorted(
+              [this, bin](u32 key) {
+                mass_seen += mass(key);
+                return (key >> kShift0) >= bin;
+              },
+              n, [n] { return n; });
+        else
+          gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, n, [n] { return n; });
         const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
+        out.listed = pos + 1;
         done = true;
         SJ_MARK(7);
       }
@@ -1357,9 +1416,13 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
 
   const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
 
-  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. Without a
-  // mask, C = 1 streams 16-byte chunks; the mask layouts want the scalar, lane-per-token order.
-  if constexpr (R::kVector && MASK == kMaskNone) {
+  // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. C = 1 knows
+  // the kept tokens when the cut came from the sorted candidates, and then only writes. Otherwise,
+  // without a mask, 16-byte chunks are streamed; the mask layouts want the scalar, lane-per-token
+  // order.
+  if (C == 1 && cut.listed > 0) {
+    r.template write_listed<MASK>(cut.listed, true, mask_out, row);
+  } else if constexpr (R::kVector && MASK == kMaskNone) {
     r.stream([&](u32 i, Bits b) {
       const bool drop = !cut.keeps(i, to_key<D>(b));
       return drop ? static_cast<Bits>(D::kNegInf) : b;
