@@ -202,7 +202,7 @@ constexpr int kWindow = 1024;
 constexpr int kExchange = 4;
 constexpr int kMaxCluster = 16;
 
-template <int BLOCK, int MAXBINS>
+template <int BLOCK, int MAXBINS, bool COLLECT>
 struct Shared {
   union {
     struct {
@@ -217,6 +217,8 @@ struct Shared {
     } win;
     u64 candidate[kCandidateCap];  // (key << 32) | ~index: descending order is rank order
   } hist;
+  // COLLECT: the first-digit counts, apart from the candidates that pass 1 collects beside them.
+  u32 first_digit[COLLECT ? MAXBINS : 1];
   u64 scratch[64];
   // peers[gen][j][r]: rank r's j-th exchanged value, pushed there by rank r. Double-buffered, so
   // one cluster barrier per exchange suffices.
@@ -330,7 +332,13 @@ struct Row {
   typedef Dtype<DT> D;
   typedef typename D::Bits Bits;
   typedef Digits<D::kKeyBits> Dig;
-  typedef Shared<BLOCK, Dig::kMaxBins> Smem;
+  // C = 1 top-k collects candidates during pass 1 (compute_cut) when each thread reads at least
+  // 24 16-byte chunks of the row: on shorter rows the block-wide threshold searches cost more than
+  // the gather pass they replace (V = 32000: 12-20% slower, same-run A/B in docs/benchmarks.md).
+  // Its 8 KB of counts would cost occupancy in blocks under 256 threads (1024 threads per SM).
+  static constexpr bool kCollect =
+      C == 1 && BLOCK >= 256 && static_cast<long long>(V) / (16 / sizeof(Bits)) >= 24ll * BLOCK;
+  typedef Shared<BLOCK, Dig::kMaxBins, kCollect> Smem;
   static_assert(C == 1 || C == 2 || C == 4 || C == 8 || C == 16, "cluster size");
   // Loads in flight per thread: fewer for big blocks, which have fewer registers per thread.
   // (A 1024-thread block has 64 registers per thread: 4 loads is what fits without spilling.)
@@ -868,6 +876,13 @@ struct Row {
     else
       __syncthreads();
     SJ_MARK(5);
+    sort_candidates(n);
+    SJ_MARK(6);
+    return n;
+  }
+
+  // Sorts sh.hist.candidate[0, n) into rank order (descending).
+  __device__ void sort_candidates(u32 n) {
     constexpr u32 kRankSort = BLOCK < 256 ? BLOCK : 256;
     if (n <= kRankSort) {
       // Few candidates (the usual top-k): each thread places one at its rank, the number of
@@ -905,8 +920,6 @@ struct Row {
         }
       }
     }
-    SJ_MARK(6);
-    return n;
   }
 
   // Among the first n sorted candidates: the position of the one whose inclusive mass prefix
@@ -1152,6 +1165,111 @@ struct Row {
     return static_cast<u32>(block_sum<BLOCK>(c, sh.scratch));
   }
 
+  // C = 1 top-k (kCollect): pass 1 that also collects the candidates, so no gather pass rereads the
+  // row. The count of any subset of the row is at most the row's, so the bin holding the k-th
+  // largest token seen so far is at or below the bin of the row's k-th. After the first eighth of
+  // the row and at its half, the block finds that bin from the counts so far; later tokens in or
+  // above it join sh.hist.candidate, and listed ones below it leave (once the list is half full).
+  // The first eighth and the unaligned edges are collected by collect_rest once the row's bin is
+  // known. count(key) runs for every element. Returns false when the list overflowed, or when the
+  // first eighth holds fewer than k candidates: the gather pass then runs as usual.
+  static constexpr u32 kNoBin = 0xFFFFFFFFu;
+  template <class Count>
+  __device__ bool collect_pass(u32 k, Count count) {
+    constexpr int kShift0 = Dig::shift(0);
+    const u32 h = head(), nvec = (static_cast<u32>(V) - h) / kVec, tail = h + nvec * kVec;
+    const uint4* src = reinterpret_cast<const uint4*>(g + h);
+    const u32 t = threadIdx.x;
+    if (t < h + (static_cast<u32>(V) - tail)) count(to_key<D>(g[t < h ? t : tail + (t - h)]));
+    if (t == 0) sh.candidates = 0;
+    u32 bin = kNoBin;  // block-uniform: collect tokens in or above it
+    bool ok = true;
+    u32 from = 0;
+#pragma unroll 1
+    for (int seg = 0; seg < 3; ++seg) {
+      const u32 to = seg == 0 ? nvec / 8 : seg == 1 ? nvec / 2 : nvec;
+      if (seg > 0 && ok) {
+        __syncthreads();  // every count of the segment is in
+        if (t == 0) sh.found_bin = kNoBin;  // ordered before find_bin's writer by its barriers
+        u64 above;
+        find_bin<false>(reinterpret_cast<const u64*>(sh.first_digit), Dig::kMaxBins, k, bin, above);
+        ok = bin != kNoBin && sh.candidates <= static_cast<u32>(kCandidateCap);
+        if (ok && bin > 0) prune(bin);
+        if (!ok) bin = kNoBin;
+      }
+      const u32 at_least = bin;
+      auto chunk = [&](u32 c, const uint4& v) {
+#pragma unroll
+        for (u32 e = 0; e < kVec; ++e) {
+          const u32 key = to_key<D>(lane_of(v, e));
+          count(key);
+          if (key != 0 && (key >> kShift0) >= at_least) add_candidate(h + (from + c) * kVec + e, key);
+        }
+      };
+      chunks<kPassU, false>(chunk, src + from, to - from);
+      from = to;
+    }
+    __syncthreads();
+    return ok && sh.candidates <= static_cast<u32>(kCandidateCap);
+  }
+
+  // Appends one candidate; past the capacity only the count grows (the caller checks it).
+  __device__ void add_candidate(u32 i, u32 key) {
+    const u32 slot = atomicAdd(&sh.candidates, 1u);
+    if (slot < static_cast<u32>(kCandidateCap)) sh.hist.candidate[slot] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+  }
+
+  // Drops listed candidates whose first digit is below bin, once the list is half full (always
+  // with `all`). Returns the candidates left.
+  __device__ u32 prune(u32 bin, bool all = false) {
+    constexpr int kShift0 = Dig::shift(0);
+    constexpr int kPer = kCandidateCap / BLOCK;
+    const u32 n = sh.candidates;  // <= kCandidateCap (checked by the caller)
+    if (!all && n <= static_cast<u32>(kCandidateCap) / 2) return n;
+    u64 c[kPer];
+#pragma unroll
+    for (int q = 0; q < kPer; ++q) {
+      const u32 j = threadIdx.x + q * BLOCK;
+      c[q] = j < n ? sh.hist.candidate[j] : 0ull;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) sh.candidates = 0;
+    __syncthreads();
+#pragma unroll
+    for (int q = 0; q < kPer; ++q) {
+      const u32 key = static_cast<u32>(c[q] >> 32);
+      if (key != 0 && (key >> kShift0) >= bin) add_candidate(~static_cast<u32>(c[q]), key);
+    }
+    __syncthreads();
+    return sh.candidates;
+  }
+
+  // After collect_pass: collects the first eighth and the edges for the row's bin, then drops the
+  // listed tokens below that bin, which pass 1 took in under lower thresholds, so that the sort
+  // sees what a gather pass would have gathered. Returns the candidates listed (more than
+  // kCandidateCap: the list overflowed, nothing was dropped).
+  __device__ u32 collect_rest(u32 bin) {
+    constexpr int kShift0 = Dig::shift(0);
+    const u32 h = head(), nvec = (static_cast<u32>(V) - h) / kVec, tail = h + nvec * kVec;
+    const u32 t = threadIdx.x;
+    if (t < h + (static_cast<u32>(V) - tail)) {
+      const u32 i = t < h ? t : tail + (t - h);
+      const u32 key = to_key<D>(g[i]);
+      if (key != 0 && (key >> kShift0) >= bin) add_candidate(i, key);
+    }
+    auto chunk = [&](u32 c, const uint4& v) {
+#pragma unroll
+      for (u32 e = 0; e < kVec; ++e) {
+        const u32 key = to_key<D>(lane_of(v, e));
+        if (key != 0 && (key >> kShift0) >= bin) add_candidate(h + c * kVec + e, key);
+      }
+    };
+    chunks<kPassU, false>(chunk, reinterpret_cast<const uint4*>(g + h), nvec / 8);
+    __syncthreads();
+    const u32 n = sh.candidates;
+    return n <= static_cast<u32>(kCandidateCap) ? prune(bin, true) : n;
+  }
+
   // C > 1: every path ends with a cluster barrier after its last access to a peer's shared memory
   // (pulls are always followed by one), so a CTA may exit without another.
   // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
@@ -1185,17 +1303,29 @@ struct Row {
     // histogram top-k starts from; staged slices (C > 1) use the window instead.
     constexpr int kShift0 = Dig::shift(0);
     constexpr bool kFusedDigit = C == 1;
-    u32* counts = reinterpret_cast<u32*>(sh.hist.bins.local);
+    u32* counts = kCollect ? sh.first_digit : reinterpret_cast<u32*>(sh.hist.bins.local);
     if (kFusedDigit && k_on) {
       for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) counts[b] = 0;
       __syncthreads();
     }
     u32 count_here = 0, max_key = 0;
-    for_each<C != 1>([&](u32, u32 key) {
+    auto count = [&](u32 key) {
       count_here += key != 0;
       max_key = max(max_key, key);
       if (kFusedDigit && k_on && key != 0) atomicAdd(&counts[key >> kShift0], 1u);
-    });
+    };
+    // The sampler keeps the gather pass: it also sums the row's mass, which needs the max.
+    // Up to k = 256 the list (about 3-6 k tokens before its last pruning) stays within capacity;
+    // fixed k = 50, 128, 256 measured 0.74-0.83x the gather pass's time at V >= 128256 (same-run
+    // A/B, docs/bench/ab-collect). A first version taking k up to 1024 without the final pruning
+    // was slower on random k (overflows, and sorting the surplus); larger k is not re-measured.
+    constexpr int kCollectMaxK = kCandidateCap / 16;
+    const bool collect = kCollect && k_on && !stats && k <= kCollectMaxK;
+    bool collected = false;
+    if (collect)
+      collected = collect_pass(static_cast<u32>(k), count);
+    else
+      for_each<C != 1>([&](u32, u32 key) { count(key); });
     SJ_MARK(1);
     u64 cand = count_here;
     block_sum_max<BLOCK>(cand, max_key, sh.scratch);
@@ -1220,7 +1350,7 @@ struct Row {
     bool done = false;
     if (kFusedDigit && k_cuts) {
       // Candidates: every token in or above the first-digit bin holding the k-th.
-      const u64* hist = reduce_bins<false>(Dig::kMaxBins);
+      const u64* hist = kCollect ? reinterpret_cast<const u64*>(counts) : reduce_bins<false>(Dig::kMaxBins);
       u32 bin;
       u64 above;
       find_bin<false>(hist, Dig::kMaxBins, static_cast<u64>(k), bin, above);
@@ -1231,9 +1361,13 @@ struct Row {
           local += counts[b];
         local = block_sum<BLOCK>(local, sh.scratch);
         const u32 n = static_cast<u32>(local);
-        // With stats (the sampler), the gather pass also sums every token's mass, now that the max
-        // is known, so that the final pass need only visit the listed kept tokens.
-        if (stats)
+        // Pass 1 collected all but its first eighth; otherwise a gather pass rereads the row. With
+        // stats (the sampler) it also sums every token's mass, now that the max is known, so that
+        // the final pass need only visit the listed kept tokens.
+        const u32 listed = collected ? collect_rest(bin) : 0u;
+        if (collected && listed <= static_cast<u32>(kCandidateCap))
+          sort_candidates(listed);
+        else if (stats)
           gather_sorted(
               [this, bin](u32 key) {
                 mass_seen += mass(key);
@@ -1400,7 +1534,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
   typedef typename R::D D;
   typedef typename R::Bits Bits;
   typedef SharedFor<R, C> S;
-  static_assert(sizeof(typename R::Smem) <= kSharedHeader, "shared header");
+  static_assert(C == 1 || sizeof(typename R::Smem) <= kSharedHeader, "shared header");
 
   int row;
   u32 rank;

@@ -123,6 +123,38 @@ TEST_CASE("one CTA per row streams 16-byte chunks from any start, stride and voc
       }
 }
 
+TEST_CASE("one CTA per row collects top-k candidates during its first pass", "[gpu]") {
+  // One-CTA kernels of 256 threads or more whose threads read at least 24 chunks of the row collect
+  // the candidates of k <= min(V / 1024, 256) while counting, with a threshold raised after the
+  // first eighth and at the half, and collect the first eighth and the unaligned edges afterwards
+  // (bf16 at V = 100003 with 1024 threads does not qualify: the gather pass). k in [1, 64] keeps
+  // the list short; k in [200, 256] fills it most at V = 262147 and runs the gather pass at
+  // V = 100003 (k > 97); grammar rows hold fewer than k candidates in the first
+  // eighth, and ties rows overflow the list (both then run the gather pass); k in [1, 1024] mixes
+  // both kinds of rows. The final pass then writes the listed tokens only (bool mask: cleared,
+  // then set). Odd vocabularies end mid-chunk; misaligned rows start mid-chunk.
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{100003}, std::int64_t{262147}})
+      for (int block : {256, 512, 1024})
+        for (MaskKind m : {MaskKind::None, MaskKind::Bool}) {
+          Kernel k = runtime().prepare(make(d, v, block, m, 1), 0);
+          tally().variants++;
+          for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{200, 256}, std::pair{1, 1024}})
+            for (std::int64_t offset : {0, 3}) {
+              VerifyOptions o;
+              o.batch = 12;
+              o.base_offset = offset;
+              o.row_stride = v + offset;
+              o.k_lo = k_lo;
+              o.k_hi = k_hi;
+              o.with_top_p = offset == 0;  // misaligned rows run top-k alone
+              o.seed = static_cast<std::uint64_t>(v + 31 * block + k_hi + offset + static_cast<int>(m));
+              INFO(k.spec().canonical() << " k in [" << k_lo << ", " << k_hi << "] offset=" << offset);
+              expect_clean(verify_kernel(k, o));
+            }
+        }
+}
+
 TEST_CASE("cluster kernels stage rows from any start and stride, and gather few or many candidates", "[gpu]") {
   // The slices are staged with 16-byte loads when the row is aligned and element loads when not;
   // without a mask the final pass writes whole chunks (aligned) or elements. k in [1600, 4000]: on
