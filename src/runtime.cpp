@@ -40,8 +40,7 @@ struct Kernel::Impl {
   CUkernel csr_pack = nullptr;  // sample specs only
   int cluster = 1;              // CTAs per row of `kernel`
   CUkernel wide = nullptr;      // auto specs with a cluster kernel: one CTA per row, for large batches
-  std::int64_t cluster_max_rows = 0;  // auto specs: the largest batch given to the cluster kernel
-  unsigned shared_bytes = 0;          // dynamic shared memory of the cluster kernel
+  unsigned shared_bytes = 0;    // dynamic shared memory of the cluster kernel
 
   // A thread with no current context gets the kernel's; another device's context is an error.
   void make_current() const {
@@ -94,10 +93,10 @@ struct Kernel::Impl {
   }
 
   // One CTA per row, or one cluster of `cluster` CTAs per row with the slice in dynamic shared
-  // memory; an auto spec takes its one-CTA kernel once the batch is large.
-  void launch_rows(CUstream stream, std::int64_t rows, void** args) const {
+  // memory; an auto spec picks by batch (auto_takes_cluster; k_on: per-row k is passed).
+  void launch_rows(CUstream stream, std::int64_t rows, bool k_on, void** args) const {
     const auto& cu = detail::driver();
-    const int c = wide && rows > cluster_max_rows ? 1 : cluster;
+    const int c = wide && !auto_takes_cluster(cluster, rows, device.sm_count, k_on) ? 1 : cluster;
     if (c <= 1) {
       SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(cluster > 1 ? wide : kernel),
                                         static_cast<unsigned>(rows), 1, 1, static_cast<unsigned>(spec.block), 1, 1, 0,
@@ -151,7 +150,7 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
   void* p_p = reinterpret_cast<void*>(top_p);
   void* p_mask = reinterpret_cast<void*>(mask_out);
   void* args[] = {&p_logits, &stride, &rows, &p_k, &p_p, &p_mask};
-  impl_->launch_rows(stream, rows, args);
+  impl_->launch_rows(stream, rows, top_k != 0, args);
 }
 
 void Kernel::sample(CUstream stream, const SampleArgs& a) const {
@@ -187,7 +186,7 @@ void Kernel::sample(CUstream stream, const SampleArgs& a) const {
   impl_->make_current();
   detail::SampleParams params = detail::make_sample_params(a);
   void* args[] = {&params};
-  impl_->launch_rows(stream, a.batch, args);
+  impl_->launch_rows(stream, a.batch, true, args);
   if (a.csr_offsets) {
     const void* kept_count = reinterpret_cast<const void*>(a.kept_count);
     const void* kept_ids = reinterpret_cast<const void*>(a.kept_ids);
@@ -339,9 +338,6 @@ struct Runtime::Impl {
         if (c.lowered_names.size() < (spec.kind == Kind::Sample ? 3u : 2u))
           throw Error(ErrorCode::Internal, "auto module lacks its one-CTA-per-row kernel");
         SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->wide, k->library, c.lowered_names.back().c_str()));
-        // Cluster CTAs filling the GPU about twice: beyond that the one-CTA kernel's higher
-        // occupancy wins (docs/design.md, "Cluster kernels and the automatic choice").
-        k->cluster_max_rows = std::max<std::int64_t>(1, 2 * rec.info.sm_count / k->cluster);
       }
       CUdevice dev = 0;
       SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));

@@ -91,6 +91,15 @@ int KernelSpec::small_batch_cluster() const {
   return 1;  // too large to stage: one CTA per row
 }
 
+bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on) {
+  if (cluster <= 1 || rows <= 0 || sm_count <= 0) return false;
+  const std::int64_t twice = 2 * static_cast<std::int64_t>(sm_count);
+  if (rows > twice / cluster) return false;
+  // The row limits scale with the SM count: 64 and 24 rows on 132 SMs.
+  if (!k_on) return rows * 4 <= twice;
+  return cluster >= 4 && rows * 11 <= twice;
+}
+
 int arch_number(std::string_view arch) {
   std::string_view digits = arch;
   if (digits.rfind("sm_", 0) != 0) throw_invalid("arch", std::string(arch), "expected sm_XY, e.g. sm_90");

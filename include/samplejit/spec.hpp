@@ -27,6 +27,15 @@ constexpr int kDefaultBlock = 512;
 bool is_valid_block(int block);  // 128, 256, 512, 1024
 constexpr int kAutoCluster = 0;
 bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
+// Whether a launch of an auto spec whose cluster kernel has `cluster` CTAs per row runs `rows`
+// rows on it (else on the one-CTA kernel), on a device with `sm_count` SMs. `k_on`: the launch
+// passes per-row k (the sampler always counts as k_on); without it only top-p can cut. Measured
+// on an H100 (132 SMs) for every dtype and V of the benchmark grid at B = 4-128
+// (docs/bench/switch-h100.json, docs/design.md): with k, 2-CTA rows never beat one CTA per row
+// and larger clusters win up to B = 24; top-p alone keeps clusters up to B = 64. Never more than
+// two CTAs per SM (batch * cluster <= 2 * SMs).
+bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on);
+
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
 // and the staged slice. sm_90 allows 227 KB per CTA.
 constexpr std::int64_t kClusterSharedHeader = 36864;
@@ -40,8 +49,7 @@ struct KernelSpec {
   // CTAs that share one row. 1: one CTA per row, reading the row from global memory on each
   // pass. 2..16 (sm_90+): a thread-block cluster stages the row in shared memory and reads it
   // from HBM once. 0 (auto): the module holds the one-CTA kernel and, on sm_90+, the cluster
-  // kernel of small_batch_cluster(); each launch takes the cluster kernel while the batch fills
-  // the GPU at most about twice (batch * cluster <= 2 * SMs), the one-CTA kernel above that.
+  // kernel of small_batch_cluster(); each launch picks one by auto_takes_cluster().
   int cluster = kAutoCluster;
   MaskKind mask = MaskKind::None;
   std::string arch = "sm_90";  // "sm_XY" with optional a/f suffix
