@@ -93,10 +93,10 @@ struct Kernel::Impl {
   }
 
   // One CTA per row, or one cluster of `cluster` CTAs per row with the slice in dynamic shared
-  // memory; an auto spec picks by batch (auto_takes_cluster; k_on: per-row k is passed).
-  void launch_rows(CUstream stream, std::int64_t rows, bool k_on, void** args) const {
+  // memory; an auto spec picks by batch (auto_takes_cluster; k_on / p_on: per-row k / p passed).
+  void launch_rows(CUstream stream, std::int64_t rows, bool k_on, bool p_on, void** args) const {
     const auto& cu = detail::driver();
-    const int c = wide && !auto_takes_cluster(cluster, rows, device.sm_count, k_on) ? 1 : cluster;
+    const int c = wide && !auto_takes_cluster(cluster, rows, device.sm_count, k_on, p_on) ? 1 : cluster;
     if (c <= 1) {
       SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(cluster > 1 ? wide : kernel),
                                         static_cast<unsigned>(rows), 1, 1, static_cast<unsigned>(spec.block), 1, 1, 0,
@@ -150,7 +150,7 @@ void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride
   void* p_p = reinterpret_cast<void*>(top_p);
   void* p_mask = reinterpret_cast<void*>(mask_out);
   void* args[] = {&p_logits, &stride, &rows, &p_k, &p_p, &p_mask};
-  impl_->launch_rows(stream, rows, top_k != 0, args);
+  impl_->launch_rows(stream, rows, top_k != 0, top_p != 0, args);
 }
 
 void Kernel::sample(CUstream stream, const SampleArgs& a) const {
@@ -186,7 +186,7 @@ void Kernel::sample(CUstream stream, const SampleArgs& a) const {
   impl_->make_current();
   detail::SampleParams params = detail::make_sample_params(a);
   void* args[] = {&params};
-  impl_->launch_rows(stream, a.batch, true, args);
+  impl_->launch_rows(stream, a.batch, true, true, args);
   if (a.csr_offsets) {
     const void* kept_count = reinterpret_cast<const void*>(a.kept_count);
     const void* kept_ids = reinterpret_cast<const void*>(a.kept_ids);

@@ -91,13 +91,14 @@ int KernelSpec::small_batch_cluster() const {
   return 1;  // too large to stage: one CTA per row
 }
 
-bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on) {
+bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on) {
   if (cluster <= 1 || rows <= 0 || sm_count <= 0) return false;
   const std::int64_t twice = 2 * static_cast<std::int64_t>(sm_count);
   if (rows > twice / cluster) return false;
-  // The row limits scale with the SM count: 64 and 24 rows on 132 SMs.
+  // The row limits scale with the SM count: 66 and 24 rows on 132 SMs.
   if (!k_on) return rows * 4 <= twice;
-  return cluster >= 4 && rows * 11 <= twice;
+  if (cluster == 2) return !p_on && rows * 4 <= twice;
+  return rows * 11 <= twice;
 }
 
 int arch_number(std::string_view arch) {

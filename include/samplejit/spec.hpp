@@ -28,13 +28,14 @@ bool is_valid_block(int block);  // 128, 256, 512, 1024
 constexpr int kAutoCluster = 0;
 bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
 // Whether a launch of an auto spec whose cluster kernel has `cluster` CTAs per row runs `rows`
-// rows on it (else on the one-CTA kernel), on a device with `sm_count` SMs. `k_on`: the launch
-// passes per-row k (the sampler always counts as k_on); without it only top-p can cut. Measured
-// on an H100 (132 SMs) for every dtype and V of the benchmark grid at B = 4-128
-// (docs/bench/switch-h100.json, docs/design.md): with k, 2-CTA rows never beat one CTA per row
-// and larger clusters win up to B = 24; top-p alone keeps clusters up to B = 64. Never more than
-// two CTAs per SM (batch * cluster <= 2 * SMs).
-bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on);
+// rows on it (else on the one-CTA kernel), on a device with `sm_count` SMs. `k_on` / `p_on`: the
+// launch passes per-row k / p (the sampler counts as both). Measured on an H100 (132 SMs) for
+// every dtype and V of the benchmark grid at B = 4-128, both parameter sets
+// (docs/bench/switch-h100.json, docs/design.md): with k and p, 2-CTA rows never beat one CTA per
+// row, and larger clusters win up to B = 24; top-k alone keeps 2-CTA rows up to B = 64 (random
+// k: 0.70-0.96x of one CTA per row), top-p alone every cluster up to B = 64. Never more than two
+// CTAs per SM (batch * cluster <= 2 * SMs).
+bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
 // and the staged slice. sm_90 allows 227 KB per CTA.

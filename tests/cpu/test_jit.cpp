@@ -124,30 +124,36 @@ TEST_CASE("the automatic cluster keeps a slice within 64 KB on sm_90 and is 1 be
 }
 
 TEST_CASE("an auto launch takes the cluster kernel only for the batches where it measured faster", "[spec]") {
-  // docs/bench/switch-h100.json: on 132 SMs, with per-row k, 2-CTA rows lost to one CTA per row
-  // at every B measured (4-128) and 4-, 8- and 16-CTA rows won up to B = 24 (16: B = 16, the
-  // two-CTAs-per-SM cap); top-p alone kept clusters up to B = 64.
-  auto takes = [](int c, std::int64_t rows, bool k_on, int sms = 132) { return auto_takes_cluster(c, rows, sms, k_on); };
-  for (std::int64_t b : {1, 4, 24, 64, 128}) CHECK_FALSE(takes(2, b, true));
-  for (int c : {4, 8}) {
-    CHECK(takes(c, 1, true));
-    CHECK(takes(c, 24, true));
-    CHECK_FALSE(takes(c, 25, true));
-    CHECK_FALSE(takes(c, 32, true));
-  }
-  CHECK(takes(16, 16, true));
-  CHECK_FALSE(takes(16, 17, true));  // 272 CTAs: more than two per SM
-  CHECK(takes(2, 64, false));
-  CHECK(takes(4, 64, false));
-  CHECK_FALSE(takes(2, 96, false));
-  CHECK(takes(8, 33, false));
-  CHECK_FALSE(takes(8, 34, false));  // 272 CTAs
+  // docs/bench/switch-h100.json, 132 SMs: with k and p, 2-CTA rows lost to one CTA per row at
+  // every B measured (4-128) and 4-, 8- and 16-CTA rows won up to B = 24 (16: B = 16, the
+  // two-CTAs-per-SM cap); top-k alone kept 2-CTA rows up to B = 64, top-p alone every cluster.
+  auto takes = [](int c, std::int64_t rows, bool k_on, bool p_on, int sms = 132) {
+    return auto_takes_cluster(c, rows, sms, k_on, p_on);
+  };
+  for (std::int64_t b : {1, 4, 24, 64, 128}) CHECK_FALSE(takes(2, b, true, true));
+  for (int c : {4, 8})
+    for (bool p_on : {true, false}) {
+      CHECK(takes(c, 1, true, p_on));
+      CHECK(takes(c, 24, true, p_on));
+      CHECK_FALSE(takes(c, 25, true, p_on));
+      CHECK_FALSE(takes(c, 32, true, p_on));
+    }
+  CHECK(takes(16, 16, true, true));
+  CHECK_FALSE(takes(16, 17, true, true));  // 272 CTAs: more than two per SM
+  CHECK(takes(2, 1, true, false));         // top-k alone
+  CHECK(takes(2, 64, true, false));
+  CHECK_FALSE(takes(2, 96, true, false));
+  CHECK(takes(2, 64, false, true));  // top-p alone
+  CHECK(takes(4, 64, false, true));
+  CHECK_FALSE(takes(2, 96, false, true));
+  CHECK(takes(8, 33, false, true));
+  CHECK_FALSE(takes(8, 34, false, true));  // 272 CTAs
   // The limits scale with the SM count; nothing to choose without a cluster, rows or SMs.
-  CHECK(takes(8, 12, true, 66));
-  CHECK_FALSE(takes(8, 13, true, 66));
-  CHECK_FALSE(takes(1, 1, true));
-  CHECK_FALSE(takes(8, 0, true));
-  CHECK_FALSE(takes(8, 1, true, 0));
+  CHECK(takes(8, 12, true, true, 66));
+  CHECK_FALSE(takes(8, 13, true, true, 66));
+  CHECK_FALSE(takes(1, 1, true, true));
+  CHECK_FALSE(takes(8, 0, true, true));
+  CHECK_FALSE(takes(8, 1, true, true, 0));
 }
 
 TEST_CASE("render output matches the golden file", "[render]") {
