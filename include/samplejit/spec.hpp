@@ -33,8 +33,8 @@ bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
 // every dtype and V of the benchmark grid at B = 4-128, both parameter sets
 // (docs/bench/switch-h100.json, docs/design.md): with k and p, 2-CTA rows never beat one CTA per
 // row, and larger clusters win up to B = 24; top-k alone keeps 2-CTA rows up to B = 64 (random
-// k: 0.70-0.96x of one CTA per row), top-p alone every cluster up to B = 64. Never more than two
-// CTAs per SM (batch * cluster <= 2 * SMs).
+// k: 0.70-1.04x of one CTA per row's time, fixed k = 50: 0.99-1.16x), top-p alone every cluster
+// up to B = 64. Never more than two CTAs per SM (batch * cluster <= 2 * SMs).
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
