@@ -56,6 +56,29 @@ void expect_clean(const VerifyReport& r) {
   CHECK(r.mismatches == 0);
 }
 
+// The one-CTA variants of the collection and listing tests: odd vocabularies (rows end
+// mid-chunk), 256-, 512- and 1024-thread blocks, no mask and the bool mask (cleared, then set).
+template <class F>
+void for_each_one_cta_variant(F f) {
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{100003}, std::int64_t{262147}})
+      for (int block : {256, 512, 1024})
+        for (MaskKind m : {MaskKind::None, MaskKind::Bool}) {
+          const Kernel k = runtime().prepare(make(d, v, block, m, 1), 0);
+          tally().variants++;
+          f(k, v, block, m);
+        }
+}
+
+// 12 rows, the first starting `offset` elements off a 16-byte boundary, stride V + offset.
+VerifyOptions one_cta_options(std::int64_t v, std::int64_t offset) {
+  VerifyOptions o;
+  o.batch = 12;
+  o.base_offset = offset;
+  o.row_stride = v + offset;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("every variant matches the CPU reference", "[gpu]") {
@@ -133,26 +156,38 @@ TEST_CASE("one CTA per row collects top-k candidates during its first pass", "[g
   // eighth, and ties rows overflow the list (both then run the gather pass); k in [1, 1024] mixes
   // both kinds of rows. The final pass then writes the listed tokens only (bool mask: cleared,
   // then set). Odd vocabularies end mid-chunk; misaligned rows start mid-chunk.
-  for (DType d : {DType::F32, DType::F16, DType::BF16})
-    for (std::int64_t v : {std::int64_t{100003}, std::int64_t{262147}})
-      for (int block : {256, 512, 1024})
-        for (MaskKind m : {MaskKind::None, MaskKind::Bool}) {
-          Kernel k = runtime().prepare(make(d, v, block, m, 1), 0);
-          tally().variants++;
-          for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{200, 256}, std::pair{1, 1024}})
-            for (std::int64_t offset : {0, 3}) {
-              VerifyOptions o;
-              o.batch = 12;
-              o.base_offset = offset;
-              o.row_stride = v + offset;
-              o.k_lo = k_lo;
-              o.k_hi = k_hi;
-              o.with_top_p = offset == 0;  // misaligned rows run top-k alone
-              o.seed = static_cast<std::uint64_t>(v + 31 * block + k_hi + offset + static_cast<int>(m));
-              INFO(k.spec().canonical() << " k in [" << k_lo << ", " << k_hi << "] offset=" << offset);
-              expect_clean(verify_kernel(k, o));
-            }
-        }
+  for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
+    for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{200, 256}, std::pair{1, 1024}})
+      for (std::int64_t offset : {0, 3}) {
+        VerifyOptions o = one_cta_options(v, offset);
+        o.k_lo = k_lo;
+        o.k_hi = k_hi;
+        o.with_top_p = offset == 0;  // misaligned rows run top-k alone
+        o.seed = static_cast<std::uint64_t>(v + 31 * block + k_hi + offset + static_cast<int>(m));
+        INFO(k.spec().canonical() << " k in [" << k_lo << ", " << k_hi << "] offset=" << offset);
+        expect_clean(verify_kernel(k, o));
+      }
+  });
+}
+
+TEST_CASE("one CTA per row lists the kept set of top-p alone", "[gpu]") {
+  // Top-p alone (one CTA, blocks under 1024 threads) gathers the tokens of the mass-window bins
+  // above the cut's and of the cut's bin when they fit in the 4096-entry list, sorts the cut's
+  // bin alone, and the final pass then writes the listed tokens only. Flat rows, ties rows whose
+  // top level holds thousands and p near 1 on a wide body overflow the list and mask by reading
+  // the row, as 1024-thread blocks always do; peaked and grammar rows list. Edge p values (NaN,
+  // <= 0, tiny, 0.5, 0.9, 0.999, >= 1) and p in [0.5, 1), with no k array passed.
+  for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
+    for (int random_p : {0, 1})
+      for (std::int64_t offset : {0, 3}) {
+        VerifyOptions o = one_cta_options(v, offset);
+        o.with_top_k = false;
+        if (random_p) o.k_lo = o.k_hi = 1;  // p in [0.5, 1); the k array is still not passed
+        o.seed = static_cast<std::uint64_t>(7 * v + 13 * block + 2 * random_p + offset + static_cast<int>(m));
+        INFO(k.spec().canonical() << (random_p ? " p in [0.5, 1)" : " edge p") << " offset=" << offset);
+        expect_clean(verify_kernel(k, o));
+      }
+  });
 }
 
 TEST_CASE("cluster kernels stage rows from any start and stride, and gather few or many candidates", "[gpu]") {
