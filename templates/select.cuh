@@ -884,6 +884,14 @@ struct Row {
   // pads them to a power of two.
   static constexpr u32 kRankSort = BLOCK < 256 ? BLOCK : 256;
 
+  // The entries of sh.hist.candidate that sort_candidates(n) overwrites: n, or the padded count.
+  __device__ static u32 sort_span(u32 n) {
+    if (n <= kRankSort) return n;
+    u32 padded = 1;
+    while (padded < n) padded <<= 1;
+    return padded;
+  }
+
   // Sorts sh.hist.candidate[0, n) into rank order (descending).
   __device__ void sort_candidates(u32 n) {
     if (n <= kRankSort) {
@@ -901,8 +909,7 @@ struct Row {
       if (t < n) sh.hist.candidate[ahead] = mine;
       __syncthreads();
     } else {
-      u32 padded = 1;
-      while (padded < n) padded <<= 1;
+      const u32 padded = sort_span(n);
       for (u32 j = n + threadIdx.x; j < padded; j += BLOCK) sh.hist.candidate[j] = 0;
       __syncthreads();
       for (u32 size = 2; size <= padded; size <<= 1) {
@@ -1027,12 +1034,6 @@ struct Row {
   // C = 1 top-p alone lists its kept set when it fits (compute_cut). Not in 1024-thread blocks:
   // at their 64 registers the listing gather spilled (ptxas), where the bin's gather does not.
   static constexpr bool kListTopP = C == 1 && BLOCK < 1024;
-
-  __device__ static u32 pow2_at_least(u32 n) {
-    u32 p = 1;
-    while (p < n) p <<= 1;
-    return p;
-  }
 
   // Moves sh.hist.candidate[from, from + n) to [to, to + n), to <= from; the ranges may overlap.
   // A block's worth per round: each round writes below what later rounds read.
@@ -1447,11 +1448,8 @@ struct Row {
       SJ_MARK(4);
       const u64 in_bin = bin < static_cast<u32>(kWindow) ? sh.hist.win.count_total[bin] : 0ull;
       const u32 n_above = static_cast<u32>(through - in_bin);  // tokens in the bins above the cut's
-      // What sorting the cut's bin overwrites.
-      const u32 sort_span =
-          in_bin <= kRankSort ? static_cast<u32>(in_bin) : pow2_at_least(static_cast<u32>(in_bin));
       if (kListTopP && !stats && bin < static_cast<u32>(kWindow) &&
-          sort_span + n_above <= static_cast<u32>(kCandidateCap)) {
+          sort_span(static_cast<u32>(in_bin)) + n_above <= static_cast<u32>(kCandidateCap)) {
         // The kept set fits on chip: the cut's bin goes to the front of the list, where it alone
         // is sorted, and the bins above it (all kept, their mass known) to the end, unsorted; they
         // are then moved up behind the last kept token of the bin. The final pass only writes:
@@ -1466,8 +1464,9 @@ struct Row {
         // One counter for both parts: the low half counts the tokens above the bin, the high half
         // those in it (each at most kCandidateCap).
         for_each([&](u32 i, u32 key) {
+          if (key == 0) return;
           const u32 b = mass_bin_of(key);
-          if (key == 0 || b > bin) return;
+          if (b > bin) return;
           const u32 old = atomicAdd(&sh.candidates, b == bin ? 0x10000u : 1u);
           sh.hist.candidate[b == bin ? old >> 16 : top + (old & 0xFFFFu)] =
               (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
