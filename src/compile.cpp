@@ -200,9 +200,8 @@ nlohmann::json Compiled::metadata() const {
         {"large_batch_cluster", inputs.spec.cluster == kAutoCluster ? 1 : inputs.spec.primary_cluster()},
         {"cluster_shared_bytes", cluster_shared_bytes(inputs.spec)},
         {"switch", inputs.spec.cluster == kAutoCluster && inputs.spec.primary_cluster() > 1
-                       ? "cluster kernel while batch * cluster <= 2 * SMs and: without per-row k, or with k "
-                         "alone and cluster 2, batch * 4 <= 2 * SMs; otherwise cluster >= 4 and "
-                         "batch * 11 <= 2 * SMs (samplejit::auto_takes_cluster); else one CTA per row"
+                       ? "by batch, SM count and whether k and p are per row: the cluster kernel where "
+                         "samplejit::auto_takes_cluster says so (measured limits), else one CTA per row"
                        : "one kernel for every batch"}}},
       {"registers", registers},
       {"spill_stores", spill_stores},
