@@ -66,8 +66,8 @@ std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& 
   };
   // ptxas runs only for cubins; its report gives registers and spills for the metadata.
   if (!target.ptx) opts.emplace_back("--ptxas-options=--verbose");
-  // An auto module holds two row kernels (and the sampler a packing kernel); NVRTC can optimize
-  // and assemble them on separate threads, which cut a cold compile's wall time by about 40% here.
+  // An auto module holds up to three row kernels (and the sampler a packing kernel); NVRTC can
+  // optimize and assemble them on separate threads, which cut a cold compile's wall time by about 40% here.
   // The SASS barely moves (bf16 V=151936: the cluster kernel identical, the one-CTA kernel 128
   // bytes longer). NVRTC 12.4+ knows the option (docs/benchmarks.md, "JIT cost").
   if (nvrtc.major > 12 || (nvrtc.major == 12 && nvrtc.minor >= 4)) opts.emplace_back("--split-compile=0");
@@ -179,6 +179,15 @@ Compiled compile(const CompileInputs& in) {
   return out;
 }
 
+namespace {
+// Dynamic shared memory of each row kernel, parallel to KernelSpec::row_clusters().
+std::vector<std::int64_t> shared_bytes_by_cluster(const KernelSpec& spec) {
+  std::vector<std::int64_t> bytes;
+  for (int c : spec.row_clusters()) bytes.push_back(cluster_shared_bytes(spec, c));
+  return bytes;
+}
+}  // namespace
+
 nlohmann::json Compiled::metadata() const {
   return {
       {"spec", inputs.spec.canonical()},
@@ -196,12 +205,11 @@ nlohmann::json Compiled::metadata() const {
       {"tuning",
        {{"block", inputs.spec.block},
         {"cluster", inputs.spec.cluster == kAutoCluster ? std::string("auto") : std::to_string(inputs.spec.cluster)},
-        {"small_batch_cluster", inputs.spec.primary_cluster()},
-        {"large_batch_cluster", inputs.spec.cluster == kAutoCluster ? 1 : inputs.spec.primary_cluster()},
-        {"cluster_shared_bytes", cluster_shared_bytes(inputs.spec)},
-        {"switch", inputs.spec.cluster == kAutoCluster && inputs.spec.primary_cluster() > 1
-                       ? "by batch, SM count and whether k and p are per row: the cluster kernel where "
-                         "samplejit::auto_takes_cluster says so (measured limits), else one CTA per row"
+        {"row_clusters", inputs.spec.row_clusters()},
+        {"cluster_shared_bytes", shared_bytes_by_cluster(inputs.spec)},
+        {"switch", inputs.spec.row_clusters().size() > 1
+                       ? "by batch, SM count and whether k and p are per row: samplejit::auto_row_cluster "
+                         "(measured limits)"
                        : "one kernel for every batch"}}},
       {"registers", registers},
       {"spill_stores", spill_stores},

@@ -44,9 +44,6 @@ std::string template_args(const KernelSpec& spec, int cluster) {
                      mask_constant(spec.mask));
 }
 
-// An auto spec with a cluster kernel also carries the one-CTA-per-row kernel for large batches.
-bool has_wide_kernel(const KernelSpec& spec) { return spec.cluster == kAutoCluster && spec.primary_cluster() > 1; }
-
 std::string instantiation(const KernelSpec& spec, int cluster) {
   const bool sample = spec.kind == Kind::Sample;
   return fmt::format("template __global__ void sj::{}_kernel<{}>({});\n", to_string(spec.kind),
@@ -63,16 +60,20 @@ std::string kernel_name_expression(const KernelSpec& spec) {
 std::vector<std::string> kernel_name_expressions(const KernelSpec& spec) {
   std::vector<std::string> names = {kernel_name_expression(spec)};
   if (spec.kind == Kind::Sample) names.emplace_back("&sj::csr_pack_kernel");
-  if (has_wide_kernel(spec)) names.push_back(fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, 1)));
+  const std::vector<int> rows = spec.row_clusters();
+  for (std::size_t i = 1; i < rows.size(); ++i)
+    names.push_back(fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, rows[i])));
   return names;
 }
 
 std::string render(const KernelSpec& spec) {
   spec.validate();
   const bool sample = spec.kind == Kind::Sample;
-  return fmt::format("// samplejit {} generated for {}\n{}\n{}\n{}{}", library_version(), spec.canonical(),
+  std::string instantiations;
+  for (int c : spec.row_clusters()) instantiations += instantiation(spec, c);
+  return fmt::format("// samplejit {} generated for {}\n{}\n{}\n{}", library_version(), spec.canonical(),
                      template_text("select.cuh"), template_text(sample ? "sample.cuh" : "truncate.cuh"),
-                     instantiation(spec, spec.primary_cluster()), has_wide_kernel(spec) ? instantiation(spec, 1) : "");
+                     instantiations);
 }
 
 }  // namespace samplejit

@@ -36,11 +36,24 @@ struct Kernel::Impl {
   Source source = Source::Compiled;
   CUcontext context = nullptr;  // the device's primary context (retained by the runtime)
   CUlibrary library = nullptr;
-  CUkernel kernel = nullptr;
+  // The module's row kernels, largest cluster first (KernelSpec::row_clusters(), less any whose
+  // shared memory this device cannot give).
+  struct RowKernel {
+    int cluster = 1;            // CTAs per row
+    CUkernel kernel = nullptr;
+    unsigned shared_bytes = 0;  // dynamic shared memory per CTA
+  };
+  std::vector<RowKernel> kernels;
+  std::vector<int> clusters;    // parallel to kernels, for auto_row_cluster
   CUkernel csr_pack = nullptr;  // sample specs only
-  int cluster = 1;              // CTAs per row of `kernel`
-  CUkernel wide = nullptr;      // auto specs with a cluster kernel: one CTA per row, for large batches
-  unsigned shared_bytes = 0;    // dynamic shared memory of the cluster kernel
+
+  const RowKernel& row_kernel(std::int64_t rows, bool k_on, bool p_on) const {
+    if (kernels.size() == 1) return kernels.front();
+    const int c = auto_row_cluster(clusters, rows, device.sm_count, k_on, p_on);
+    for (const RowKernel& r : kernels)
+      if (r.cluster == c) return r;
+    return kernels.back();  // auto_row_cluster picks from `clusters`; 1 is always last
+  }
 
   // A thread with no current context gets the kernel's; another device's context is an error.
   void make_current() const {
@@ -93,14 +106,14 @@ struct Kernel::Impl {
   }
 
   // One CTA per row, or one cluster of `cluster` CTAs per row with the slice in dynamic shared
-  // memory; an auto spec picks by batch (auto_takes_cluster; k_on / p_on: per-row k / p passed).
+  // memory; an auto spec picks by batch (auto_row_cluster; k_on / p_on: per-row k / p passed).
   void launch_rows(CUstream stream, std::int64_t rows, bool k_on, bool p_on, void** args) const {
     const auto& cu = detail::driver();
-    const int c = wide && !auto_takes_cluster(cluster, rows, device.sm_count, k_on, p_on) ? 1 : cluster;
+    const RowKernel& rk = row_kernel(rows, k_on, p_on);
+    const int c = rk.cluster;
     if (c <= 1) {
-      SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(cluster > 1 ? wide : kernel),
-                                        static_cast<unsigned>(rows), 1, 1, static_cast<unsigned>(spec.block), 1, 1, 0,
-                                        stream, args, nullptr));
+      SAMPLEJIT_CU_CALL(cu.launchKernel(reinterpret_cast<CUfunction>(rk.kernel), static_cast<unsigned>(rows), 1, 1,
+                                        static_cast<unsigned>(spec.block), 1, 1, 0, stream, args, nullptr));
       return;
     }
     if (rows > INT_MAX / c)
@@ -116,11 +129,11 @@ struct Kernel::Impl {
     config.gridDimY = config.gridDimZ = 1;
     config.blockDimX = static_cast<unsigned>(spec.block);
     config.blockDimY = config.blockDimZ = 1;
-    config.sharedMemBytes = shared_bytes;
+    config.sharedMemBytes = rk.shared_bytes;
     config.hStream = stream;
     config.attrs = &attr;
     config.numAttrs = 1;
-    SAMPLEJIT_CU_CALL(cu.launchKernelEx(&config, reinterpret_cast<CUfunction>(kernel), args, nullptr));
+    SAMPLEJIT_CU_CALL(cu.launchKernelEx(&config, reinterpret_cast<CUfunction>(rk.kernel), args, nullptr));
   }
 
   Impl() = default;
@@ -135,6 +148,12 @@ const KernelSpec& Kernel::spec() const { return impl_->spec; }
 const DeviceInfo& Kernel::device() const { return impl_->device; }
 const std::string& Kernel::digest() const { return impl_->digest; }
 Source Kernel::source() const { return impl_->source; }
+
+int Kernel::row_cluster(std::int64_t batch, bool top_k, bool top_p) const {
+  if (!impl_) throw_invalid("kernel", "null", "row_cluster() on an empty Kernel handle; call Runtime::prepare first");
+  const bool sample = impl_->spec.kind == Kind::Sample;
+  return impl_->row_kernel(batch, top_k || sample, top_p || sample).cluster;
+}
 
 void Kernel::launch(CUstream stream, CUdeviceptr logits, std::int64_t row_stride, std::int64_t batch,
                     CUdeviceptr top_k, CUdeviceptr top_p, CUdeviceptr mask_out) const {
@@ -331,37 +350,41 @@ struct Runtime::Impl {
     if (c.inputs.target.ptx && (image.empty() || image.back() != '\0')) image.push_back('\0');
     SAMPLEJIT_CU_CALL(cu.libraryLoadData(&k->library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
     loads++;
-    SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->kernel, k->library, c.lowered_name.c_str()));
-    k->cluster = spec.primary_cluster();
-    if (k->cluster > 1) {
-      if (spec.cluster == kAutoCluster) {
-        if (c.lowered_names.size() < (spec.kind == Kind::Sample ? 3u : 2u))
-          throw Error(ErrorCode::Internal, "auto module lacks its one-CTA-per-row kernel");
-        SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->wide, k->library, c.lowered_names.back().c_str()));
-      }
-      CUdevice dev = 0;
-      SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
-      int optin = 0;
-      SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev));
-      const std::int64_t bytes = cluster_shared_bytes(spec);
-      if (bytes > optin && !k->wide)
-        throw_invalid("cluster", std::to_string(k->cluster),
-                      fmt::format("{} needs {} bytes of shared memory per CTA; {} allows {}", spec.canonical(),
-                                  bytes, rec.info.name, optin));
+    // Entry points: the primary row kernel, the sampler's CSR packer, then the other row kernels
+    // (kernel_name_expressions()).
+    const std::vector<int> row_clusters = spec.row_clusters();
+    const std::size_t others = spec.kind == Kind::Sample ? 2 : 1;
+    if (c.lowered_names.size() != others + row_clusters.size() - 1)
+      throw Error(ErrorCode::Internal, fmt::format("module of {} has {} entry points, expected {}", spec.canonical(),
+                                                   c.lowered_names.size(), others + row_clusters.size() - 1));
+    CUdevice dev = 0;
+    SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
+    int optin = 0;
+    SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev));
+    for (std::size_t i = 0; i < row_clusters.size(); ++i) {
+      const int cluster = row_clusters[i];
+      const std::string& name = c.lowered_names[i == 0 ? 0 : others + i - 1];
+      const std::int64_t bytes = cluster_shared_bytes(spec, cluster);
       if (bytes > optin) {
-        // An auto spec on a device with less shared memory: one CTA per row at every batch.
-        k->kernel = k->wide;
-        k->wide = nullptr;
-        k->cluster = 1;
-      } else {
-        k->shared_bytes = static_cast<unsigned>(bytes);
-        SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                                static_cast<int>(bytes), k->kernel, dev));
-        // 16 CTAs per cluster is beyond the portable 8; sm_90 supports it when asked.
-        if (k->cluster > 8)
-          SAMPLEJIT_CU_CALL(
-              cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, k->kernel, dev));
+        if (spec.cluster != kAutoCluster)
+          throw_invalid("cluster", std::to_string(cluster),
+                        fmt::format("{} needs {} bytes of shared memory per CTA; {} allows {}", spec.canonical(),
+                                    bytes, rec.info.name, optin));
+        continue;  // an auto spec on a device with less shared memory: its other kernels serve
       }
+      Kernel::Impl::RowKernel rk;
+      rk.cluster = cluster;
+      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&rk.kernel, k->library, name.c_str()));
+      if (cluster > 1) {
+        rk.shared_bytes = static_cast<unsigned>(bytes);
+        SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                                static_cast<int>(bytes), rk.kernel, dev));
+        // 16 CTAs per cluster is beyond the portable 8; sm_90 supports it when asked.
+        if (cluster > 8)
+          SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, rk.kernel, dev));
+      }
+      k->kernels.push_back(rk);
+      k->clusters.push_back(cluster);
     }
     if (spec.kind == Kind::Sample) {
       if (c.lowered_names.size() < 2) throw Error(ErrorCode::Internal, "sample module lacks its CSR packer");

@@ -61,12 +61,14 @@ std::int64_t cluster_slice_elements(std::int64_t vocab, int cluster) {
   return ((vocab + cluster - 1) / cluster + 31) / 32 * 32;
 }
 
-std::int64_t cluster_shared_bytes(const KernelSpec& spec) {
-  const int c = spec.primary_cluster();
-  if (c <= 1) return 0;
+std::int64_t cluster_shared_bytes(const KernelSpec& spec, int cluster) {
+  if (cluster <= 1) return 0;
   return kClusterSharedHeader +
-         (cluster_slice_elements(spec.vocab, c) * static_cast<std::int64_t>(dtype_size(spec.dtype)) + 15) / 16 * 16;
+         (cluster_slice_elements(spec.vocab, cluster) * static_cast<std::int64_t>(dtype_size(spec.dtype)) + 15) / 16 *
+             16;
 }
+
+std::int64_t cluster_shared_bytes(const KernelSpec& spec) { return cluster_shared_bytes(spec, spec.primary_cluster()); }
 
 namespace {
 // Staging a slice pays off once the row is larger than what one CTA reads quickly; below that,
@@ -91,6 +93,22 @@ int KernelSpec::small_batch_cluster() const {
   return 1;  // too large to stage: one CTA per row
 }
 
+int KernelSpec::mid_batch_cluster() const {
+  if (cluster != kAutoCluster) return 0;
+  const int small = small_batch_cluster();
+  for (int c : {4, 8})
+    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes) return c;
+  return 0;
+}
+
+std::vector<int> KernelSpec::row_clusters() const {
+  if (cluster != kAutoCluster) return {cluster};
+  const int small = small_batch_cluster();
+  if (small <= 1) return {1};
+  if (const int mid = mid_batch_cluster(); mid > 1) return {small, mid, 1};
+  return {small, 1};
+}
+
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on) {
   if (cluster <= 1 || rows <= 0 || sm_count <= 0) return false;
   const std::int64_t twice = 2 * static_cast<std::int64_t>(sm_count);
@@ -99,6 +117,22 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
   if (!k_on) return rows * 4 <= twice;
   if (cluster == 2) return !p_on && rows * 4 <= twice;
   return rows * 11 <= twice;
+}
+
+int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on) {
+  if (rows <= 0 || sm_count <= 0) return 1;
+  // A cluster CTA runs a chain of dependent phases; sharing an SM with another stretches every
+  // phase, so the best cluster is the largest one whose CTAs all get an SM of their own, with
+  // room to spare (clusters must fit in a GPC). Top-p alone has fewer phases and tolerates more.
+  const std::int64_t budget = k_on ? sm_count / 2 : sm_count;
+  int smallest = 1;
+  for (int c : clusters) {
+    if (c <= 1) continue;
+    smallest = c;
+    if (c == 2 && k_on && p_on) continue;
+    if (rows * c <= budget) return c;
+  }
+  return smallest > 1 && auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
 }
 
 int arch_number(std::string_view arch) {

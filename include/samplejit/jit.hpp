@@ -11,12 +11,13 @@
 
 namespace samplejit {
 
-// The exact CUDA C++ translation unit compiled for a spec: the embedded template followed by one
-// explicit instantiation. `samplejit render` prints it.
+// The exact CUDA C++ translation unit compiled for a spec: the embedded templates followed by one
+// explicit instantiation per row kernel (KernelSpec::row_clusters()). `samplejit render` prints it.
 std::string render(const KernelSpec& spec);
 // The NVRTC name expression whose lowered name is the kernel entry point.
 std::string kernel_name_expression(const KernelSpec& spec);
-// Every entry point of the unit, the main one first (sample specs also carry the CSR packer).
+// Every entry point of the unit: the main (primary-cluster) kernel, the CSR packer of sample
+// specs, then the other row kernels in row_clusters() order.
 std::vector<std::string> kernel_name_expressions(const KernelSpec& spec);
 
 struct NvrtcInfo {

@@ -95,6 +95,11 @@ class Kernel {
   // Samples one token per row (Kind::Sample specs). Same launch guarantees as launch().
   void sample(CUstream stream, const SampleArgs& args) const;
 
+  // CTAs per row of the row kernel that a call with `batch` rows runs on this device (1: one CTA
+  // per row). top_k / top_p: whether launch() gets per-row k / p arrays; sample() always counts
+  // as both. An auto spec's choice (samplejit::auto_row_cluster); for logs, benchmarks and tests.
+  int row_cluster(std::int64_t batch, bool top_k, bool top_p) const;
+
   struct Impl;
   explicit Kernel(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 

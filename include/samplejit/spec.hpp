@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace samplejit {
 
@@ -27,15 +29,22 @@ constexpr int kDefaultBlock = 512;
 bool is_valid_block(int block);  // 128, 256, 512, 1024
 constexpr int kAutoCluster = 0;
 bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
-// Whether a launch of an auto spec whose cluster kernel has `cluster` CTAs per row runs `rows`
-// rows on it (else on the one-CTA kernel), on a device with `sm_count` SMs. `k_on` / `p_on`: the
-// launch passes per-row k / p (the sampler counts as both). Measured on an H100 (132 SMs) for
-// every dtype and V of the benchmark grid at B = 4-128, both parameter sets
+// Whether a launch of an auto spec runs `rows` rows on its cluster kernel of `cluster` CTAs per
+// row rather than one CTA per row, on a device with `sm_count` SMs. `k_on` / `p_on`: the launch
+// passes per-row k / p (the sampler counts as both). Measured on an H100 (132 SMs) for every
+// dtype and V of the benchmark grid at B = 4-128, both parameter sets
 // (docs/bench/switch-h100.json, docs/design.md): with k and p, 2-CTA rows never beat one CTA per
 // row, and larger clusters win up to B = 24; top-k alone keeps 2-CTA rows up to B = 64 (random
 // k: 0.70-1.04x of one CTA per row's time, fixed k = 50: 0.99-1.16x), top-p alone every cluster
 // up to B = 64. Never more than two CTAs per SM (batch * cluster <= 2 * SMs).
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on);
+// The cluster an auto launch of `rows` rows runs, given the module's row kernels (`clusters`,
+// largest first, as KernelSpec::row_clusters()). Small clusters win once a batch has enough rows
+// to fill the SMs (docs/bench/switch-sizes-all-h100.json: every forced size, every mode): the
+// largest cluster whose CTAs take at most half the SMs with k (every SM without k), 2-CTA rows
+// with k and p excepted as above; failing that, the smallest cluster where auto_takes_cluster
+// says so; else 1.
+int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
 // and the staged slice. sm_90 allows 227 KB per CTA.
@@ -50,7 +59,8 @@ struct KernelSpec {
   // CTAs that share one row. 1: one CTA per row, reading the row from global memory on each
   // pass. 2..16 (sm_90+): a thread-block cluster stages the row in shared memory and reads it
   // from HBM once. 0 (auto): the module holds the one-CTA kernel and, on sm_90+, the cluster
-  // kernel of small_batch_cluster(); each launch picks one by auto_takes_cluster().
+  // kernels of small_batch_cluster() and mid_batch_cluster(); each launch picks one by
+  // auto_row_cluster().
   int cluster = kAutoCluster;
   MaskKind mask = MaskKind::None;
   std::string arch = "sm_90";  // "sm_XY" with optional a/f suffix
@@ -59,6 +69,13 @@ struct KernelSpec {
   int small_batch_cluster() const;
   // The cluster of the kernel launched for small batches: cluster, or small_batch_cluster() for auto.
   int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }
+  // The smaller cluster an auto spec adds for batches that fill the SMs: the smallest of 4 and 8
+  // below small_batch_cluster() whose slice fits in shared memory; 0 when there is none (2-CTA
+  // rows lose to one CTA per row once k and p are both on, so they are not worth a kernel).
+  int mid_batch_cluster() const;
+  // The CTAs per row of each row kernel in the module, largest first: {cluster} for an explicit
+  // cluster; for auto, small_batch_cluster(), mid_batch_cluster() when there is one, then 1.
+  std::vector<int> row_clusters() const;
   // "truncate-bf16-v151936-b512-cauto-bitmask-sm_90" (or "sample-...", "c8", ...). Used in logs,
   // file names and the CLI.
   std::string canonical() const;
@@ -73,7 +90,9 @@ struct KernelSpec {
 struct KernelSpec;
 // Elements of the row one CTA of the cluster holds (the whole row for cluster <= 1).
 std::int64_t cluster_slice_elements(std::int64_t vocab, int cluster);
-// Dynamic shared memory bytes of the spec's cluster kernel (0 when it has none).
+// Dynamic shared memory bytes of the spec's cluster kernel of `cluster` CTAs per row (0 for 1).
+std::int64_t cluster_shared_bytes(const KernelSpec& spec, int cluster);
+// The same for the spec's primary_cluster().
 std::int64_t cluster_shared_bytes(const KernelSpec& spec);
 
 // Compute capability from "sm_90" / "sm_90a" -> 90. Throws on malformed input.

@@ -107,18 +107,46 @@ TEST_CASE("the automatic cluster keeps a slice within 64 KB on sm_90 and is 1 be
       CHECK(cluster_shared_bytes(s) <= kClusterSharedHeader + 64 * 1024);
       CHECK(cluster_slice_elements(v, cl) * cl >= v);
       CHECK(cluster_slice_elements(v, cl) % 32 == 0);  // bit-mask words never straddle CTAs
-      // The auto module carries the cluster kernel and the one-CTA kernel for large batches.
+      // The auto module carries the small-batch cluster kernel, a smaller cluster for batches
+      // that fill the SMs where one fits, and the one-CTA kernel for large batches.
       const auto names = kernel_name_expressions(s);
-      REQUIRE(names.size() == 2);
-      CHECK_THAT(names[0], Catch::Contains(", " + std::to_string(cl) + ", sj::kMaskNone>"));
-      CHECK_THAT(names[1], Catch::Contains(", 1, sj::kMaskNone>"));
+      const std::vector<int> rows = s.row_clusters();
+      REQUIRE(names.size() == rows.size());
+      CHECK(rows.front() == cl);
+      CHECK(rows.back() == 1);
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        CHECK_THAT(names[i], Catch::Contains(", " + std::to_string(rows[i]) + ", sj::kMaskNone>"));
+    }
+  // The mid-batch cluster: 4 or 8 below the small-batch one, where its larger slice fits.
+  auto rows_of = [](DType d, std::int64_t v) { return spec_of(d, v, 512, MaskKind::None).row_clusters(); };
+  CHECK(rows_of(DType::F32, 151936) == std::vector<int>{16, 4, 1});
+  CHECK(rows_of(DType::F32, 128256) == std::vector<int>{8, 4, 1});
+  CHECK(rows_of(DType::F32, 262144) == std::vector<int>{16, 8, 1});  // a 4-CTA slice is 256 KB
+  CHECK(rows_of(DType::BF16, 151936) == std::vector<int>{8, 4, 1});
+  CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{8, 4, 1});
+  CHECK(rows_of(DType::BF16, 128256) == std::vector<int>{4, 1});  // no 2-CTA kernel
+  CHECK(rows_of(DType::F32, 32000) == std::vector<int>{2, 1});
+  CHECK(rows_of(DType::F32, 2000) == std::vector<int>{1});
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{32000}, std::int64_t{128256}, std::int64_t{151936}, std::int64_t{262144}}) {
+      const KernelSpec s = spec_of(d, v, 512, MaskKind::None);
+      for (int rc : s.row_clusters()) CHECK(cluster_shared_bytes(s, rc) <= kMaxClusterSharedBytes);
+      const int mid = s.mid_batch_cluster();
+      if (mid > 1) {
+        CHECK(cluster_shared_bytes(s, mid) > cluster_shared_bytes(s));  // a larger slice per CTA
+        CHECK(mid < s.primary_cluster());
+      }
     }
   // An explicit choice is one kernel of that cluster.
   KernelSpec explicit_one = spec_of(DType::F32, 151936, 512, MaskKind::None);
   explicit_one.cluster = 1;
   CHECK(explicit_one.primary_cluster() == 1);
+  CHECK(explicit_one.mid_batch_cluster() == 0);
+  CHECK(explicit_one.row_clusters() == std::vector<int>{1});
   CHECK(kernel_name_expressions(explicit_one).size() == 1);
   CHECK(explicit_one.canonical() == "truncate-fp32-v151936-b512-c1-nomask-sm_90");
+  explicit_one.cluster = 8;
+  CHECK(explicit_one.row_clusters() == std::vector<int>{8});
   // Before sm_90 an auto module is the one-CTA kernel alone.
   CHECK(kernel_name_expressions(spec_of(DType::F32, 151936, 512, MaskKind::None, "sm_80")).size() == 1);
 }
@@ -156,6 +184,42 @@ TEST_CASE("an auto launch takes the cluster kernel only for the batches where it
   CHECK_FALSE(takes(8, 1, true, true, 0));
 }
 
+TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spare", "[spec]") {
+  // docs/bench/switch-sizes-all-h100.json, 132 SMs, every forced cluster size in every mode.
+  auto pick = [](std::vector<int> clusters, std::int64_t rows, bool k_on, bool p_on, int sms = 132) {
+    return auto_row_cluster(clusters, rows, sms, k_on, p_on);
+  };
+  const std::vector<int> fp32_151936 = {16, 4, 1};
+  CHECK(pick(fp32_151936, 1, true, true) == 16);
+  CHECK(pick(fp32_151936, 4, true, true) == 16);  // 64 CTAs: at most half the SMs
+  CHECK(pick(fp32_151936, 5, true, true) == 4);
+  CHECK(pick(fp32_151936, 16, true, true) == 4);
+  CHECK(pick(fp32_151936, 24, true, true) == 4);   // past half the SMs: auto_takes_cluster's limit
+  CHECK(pick(fp32_151936, 25, true, true) == 1);
+  CHECK(pick(fp32_151936, 8, false, true) == 16);  // top-p alone: up to every SM
+  CHECK(pick(fp32_151936, 9, false, true) == 4);
+  CHECK(pick(fp32_151936, 66, false, true) == 4);
+  CHECK(pick(fp32_151936, 67, false, true) == 1);
+  // 2-CTA rows with k and p still lose; a module without a mid kernel chooses as before.
+  const std::vector<int> v32000 = {2, 1};
+  CHECK(pick(v32000, 1, true, true) == 1);
+  CHECK(pick(v32000, 33, true, false) == 2);
+  CHECK(pick(v32000, 64, true, false) == 2);
+  CHECK(pick(v32000, 96, true, false) == 1);
+  for (std::int64_t b = 1; b <= 200; ++b)
+    for (int k_on = 0; k_on < 2; ++k_on)
+      for (int p_on = 0; p_on < 2; ++p_on)
+        for (int c : {2, 4, 8, 16}) {
+          const int got = pick({c, 1}, b, k_on, p_on);
+          INFO("c=" << c << " b=" << b << " k=" << k_on << " p=" << p_on);
+          CHECK(got == (auto_takes_cluster(c, b, 132, k_on, p_on) ? c : 1));
+        }
+  // One kernel, no choice; nothing to run without rows or SMs.
+  CHECK(pick({1}, 1, true, true) == 1);
+  CHECK(pick(fp32_151936, 0, true, true) == 1);
+  CHECK(pick(fp32_151936, 1, true, true, 0) == 1);
+}
+
 TEST_CASE("render output matches the golden file", "[render]") {
   const KernelSpec s = spec_of(DType::BF16, 151936, 512, MaskKind::Bits);
   const fs::path golden = fs::path(SAMPLEJIT_SOURCE_DIR) / "tests/golden" / (s.canonical() + ".cu");
@@ -163,11 +227,13 @@ TEST_CASE("render output matches the golden file", "[render]") {
   if (std::getenv("SAMPLEJIT_UPDATE_GOLDEN")) std::ofstream(golden, std::ios::binary) << out;
   REQUIRE(fs::exists(golden));
   CHECK(out == slurp(golden));  // on an intended template change: SAMPLEJIT_UPDATE_GOLDEN=1
-  // The rendered unit is the template as written plus exactly one instantiation.
+  // The rendered unit is the template as written plus one instantiation per row kernel.
   const std::string tpl = slurp(fs::path(SAMPLEJIT_SOURCE_DIR) / "templates/truncate.cuh");
   CHECK(out.find(tpl) != std::string::npos);
-  // An auto spec instantiates the cluster kernel and the one-CTA kernel for large batches.
+  // An auto spec instantiates its row kernels: small-batch cluster, mid-batch cluster, one CTA.
   CHECK_THAT(out, Catch::EndsWith("template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>"
+                                  "(void*, long long, int, const int*, const float*, void*);\n"
+                                  "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 4, sj::kMaskBits>"
                                   "(void*, long long, int, const int*, const float*, void*);\n"
                                   "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 1, sj::kMaskBits>"
                                   "(void*, long long, int, const int*, const float*, void*);\n"));
@@ -369,7 +435,7 @@ TEST_CASE("sample variants compile for sm_90 with zero spills and both entry poi
           CHECK(KernelSpec::parse(s.canonical()) == s);
           const Compiled c = compile(make_compile_inputs(s));
           INFO(s.canonical());
-          CHECK(c.lowered_names.size() == (s.primary_cluster() > 1 ? 3u : 2u));
+          CHECK(c.lowered_names.size() == s.row_clusters().size() + 1);
           CHECK(c.spill_stores == 0);
           CHECK(c.spill_loads == 0);
           CHECK(c.stack_bytes == 0);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -121,6 +122,38 @@ TEST_CASE("every cluster size matches the CPU reference", "[gpu]") {
           o.with_top_k = false;  // top-p alone takes the radix path over the whole row
           expect_clean(verify_kernel(k, o));
         }
+}
+
+TEST_CASE("an auto module runs each of its row kernels, and each matches the CPU reference", "[gpu]") {
+  // Auto modules hold up to three row kernels (small-batch cluster, mid-batch cluster, one CTA);
+  // the batch picks one. Each batch below is checked on the kernel that row_cluster() says ran,
+  // and every kernel of the module must have run with k and p and with top-p alone.
+  const int sms = runtime().device_info(0).sm_count;
+  for (auto [d, v] : {std::pair{DType::F32, std::int64_t{151936}}, std::pair{DType::F32, std::int64_t{262144}},
+                      std::pair{DType::BF16, std::int64_t{262144}}, std::pair{DType::F16, std::int64_t{128256}}})
+    for (MaskKind m : {MaskKind::None, MaskKind::Bits}) {
+      Kernel k = runtime().prepare(make(d, v, 512, m), 0);
+      tally().variants++;
+      const std::vector<int> clusters = k.spec().row_clusters();
+      for (bool with_k : {true, false}) {
+        std::set<int> ran;
+        for (std::int64_t b : {std::int64_t{1}, std::int64_t{3}, std::int64_t{sms / 16 + 1}, std::int64_t{sms / 8 + 1},
+                               std::int64_t{sms / 5}, std::int64_t{sms / 3}, std::int64_t{sms}}) {
+          const int c = k.row_cluster(b, with_k, true);
+          CHECK(std::find(clusters.begin(), clusters.end(), c) != clusters.end());
+          if (!ran.insert(c).second && b > 3) continue;  // each kernel at two batches at most
+          VerifyOptions o;
+          o.batch = b;
+          o.with_top_k = with_k;
+          o.row_stride = v + (b % 2 ? 5 : 0);
+          o.seed = static_cast<std::uint64_t>(v + b * 31 + c);
+          INFO(k.spec().canonical() << " B=" << b << " cluster " << c << (with_k ? " k and p" : " top-p alone"));
+          expect_clean(verify_kernel(k, o));
+        }
+        INFO(k.spec().canonical() << (with_k ? " k and p" : " top-p alone"));
+        CHECK(ran == std::set<int>(clusters.begin(), clusters.end()));
+      }
+    }
 }
 
 TEST_CASE("one CTA per row streams 16-byte chunks from any start, stride and vocabulary", "[gpu]") {

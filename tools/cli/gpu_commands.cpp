@@ -907,7 +907,8 @@ int cmd_bench(const GpuOptions& o, bool json) {
                   static_cast<double>(bytes) * (m->writes_logits ? 2.0 : 1.0) +
                   (m->mask == MaskKind::Bits ? static_cast<double>(mask_row_bytes) * static_cast<double>(B) : 0.0);
               const double gbs = moved / (us * 1e3);
-              const int cl = k.spec().cluster, block = k.spec().block;
+              // The cluster that ran (an auto spec's choice for this batch), not the one asked for.
+              const int cl = k.row_cluster(B, m->top_k, m->top_p), block = k.spec().block;
               std::fprintf(out, "| %s | %s | %s | %lld | %lld | %d | %d | %.1f | %s | %.1f | %.1f | %.2f | %.0f |\n",
                            std::string(m->name).c_str(), pset.c_str(), dname.c_str(), static_cast<long long>(V),
                            static_cast<long long>(B), cl, block, us,
