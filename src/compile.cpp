@@ -3,7 +3,8 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <regex>
+#include <charconv>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -119,16 +120,31 @@ struct Program {
   }
 };
 
+// The number that ends just before `pos` in `text` (-1 if none). Hand-parsed rather than with
+// std::regex: regex construction consults the process's std::locale facets, which a host
+// process can leave unusable (a Python runtime with PyTorch loaded got std::bad_cast here).
+int number_before(std::string_view text, std::size_t pos) {
+  std::size_t begin = pos;
+  while (begin > 0 && text[begin - 1] >= '0' && text[begin - 1] <= '9') --begin;
+  int value = -1;
+  if (begin == pos || std::from_chars(text.data() + begin, text.data() + pos, value).ec != std::errc()) return -1;
+  return value;
+}
+
+// The largest value of "<n><suffix>" over every kernel ptxas reported: a module holds up to four
+// kernels, and a spill in any of them counts.
+int max_reported(std::string_view log, std::string_view suffix) {
+  int best = -1;
+  for (std::size_t pos = log.find(suffix); pos != std::string_view::npos; pos = log.find(suffix, pos + 1))
+    best = std::max(best, number_before(log, pos));
+  return best;
+}
+
 void parse_ptxas_report(Compiled& c) {
-  std::smatch m;
-  static const std::regex regs(R"(Used (\d+) registers)");
-  static const std::regex frame(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
-  if (std::regex_search(c.log, m, regs)) c.registers = std::stoi(m[1]);
-  if (std::regex_search(c.log, m, frame)) {
-    c.stack_bytes = std::stoi(m[1]);
-    c.spill_stores = std::stoi(m[2]);
-    c.spill_loads = std::stoi(m[3]);
-  }
+  c.registers = max_reported(c.log, " registers");
+  c.stack_bytes = max_reported(c.log, " bytes stack frame");
+  c.spill_stores = max_reported(c.log, " bytes spill stores");
+  c.spill_loads = max_reported(c.log, " bytes spill loads");
 }
 
 }  // namespace

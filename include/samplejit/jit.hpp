@@ -57,7 +57,8 @@ struct Compiled {
   std::string lowered_name;                        // of the main entry point
   std::vector<std::string> lowered_names;          // parallel to kernel_name_expressions()
   std::string log;
-  int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;  // -1: unknown (PTX)
+  // The largest over the module's kernels (ptxas report); -1: unknown (PTX).
+  int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;
   double compile_seconds = 0;
 
   nlohmann::json metadata() const;  // what the cache entry stores
