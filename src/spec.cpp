@@ -132,7 +132,12 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
     if (c == 2 && k_on && p_on) continue;
     if (rows * c <= budget) return c;
   }
-  return smallest > 1 && auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
+  if (smallest <= 1) return 1;
+  // Top-p alone keeps winning on a cluster past two CTAs per SM, which auto_takes_cluster
+  // (tuned for the two-kernel module) forbids: fp32 V = 262144 on 8-CTA rows at B = 48-64 takes
+  // 0.47-0.57x the time of one CTA per row (docs/bench/switch-topp-sizes-h100.json).
+  if (!k_on) return rows * 4 <= 2 * static_cast<std::int64_t>(sm_count) ? smallest : 1;
+  return auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
 }
 
 int arch_number(std::string_view arch) {

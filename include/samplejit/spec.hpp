@@ -43,7 +43,7 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
 // to fill the SMs (docs/bench/switch-sizes-all-h100.json: every forced size, every mode): the
 // largest cluster whose CTAs take at most half the SMs with k (every SM without k), 2-CTA rows
 // with k and p excepted as above; failing that, the smallest cluster where auto_takes_cluster
-// says so; else 1.
+// says so (top-p alone: up to B = 66 on 132 SMs, past its two-CTAs-per-SM cap); else 1.
 int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)

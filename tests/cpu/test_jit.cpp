@@ -206,14 +206,21 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(v32000, 33, true, false) == 2);
   CHECK(pick(v32000, 64, true, false) == 2);
   CHECK(pick(v32000, 96, true, false) == 1);
+  // With k, a two-kernel module chooses exactly as auto_takes_cluster; top-p alone takes its
+  // cluster up to B = 66 whatever the size (past two CTAs per SM: fp32 V = 262144, 8-CTA rows).
   for (std::int64_t b = 1; b <= 200; ++b)
-    for (int k_on = 0; k_on < 2; ++k_on)
-      for (int p_on = 0; p_on < 2; ++p_on)
-        for (int c : {2, 4, 8, 16}) {
-          const int got = pick({c, 1}, b, k_on, p_on);
-          INFO("c=" << c << " b=" << b << " k=" << k_on << " p=" << p_on);
-          CHECK(got == (auto_takes_cluster(c, b, 132, k_on, p_on) ? c : 1));
-        }
+    for (int p_on = 0; p_on < 2; ++p_on)
+      for (int c : {2, 4, 8, 16}) {
+        INFO("c=" << c << " b=" << b << " p=" << p_on);
+        CHECK(pick({c, 1}, b, true, p_on) == (auto_takes_cluster(c, b, 132, true, p_on) ? c : 1));
+        CHECK(pick({c, 1}, b, false, true) == (b <= 66 ? c : 1));
+        if (c <= 4) CHECK(pick({c, 1}, b, false, true) == (auto_takes_cluster(c, b, 132, false, true) ? c : 1));
+      }
+  const std::vector<int> fp32_262144 = {16, 8, 1};
+  CHECK(pick(fp32_262144, 48, false, true) == 8);  // 384 CTAs
+  CHECK(pick(fp32_262144, 66, false, true) == 8);
+  CHECK(pick(fp32_262144, 67, false, true) == 1);
+  CHECK(pick(fp32_262144, 48, true, true) == 1);  // with k: the two-per-SM cap holds
   // One kernel, no choice; nothing to run without rows or SMs.
   CHECK(pick({1}, 1, true, true) == 1);
   CHECK(pick(fp32_151936, 0, true, true) == 1);
