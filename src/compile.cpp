@@ -67,7 +67,7 @@ std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& 
   };
   // ptxas runs only for cubins; its report gives registers and spills for the metadata.
   if (!target.ptx) opts.emplace_back("--ptxas-options=--verbose");
-  // An auto module holds up to three row kernels (and the sampler a packing kernel); NVRTC can
+  // An auto module holds up to four row kernels (and the sampler a packing kernel); NVRTC can
   // optimize and assemble them on separate threads, which cut a cold compile's wall time by about 40% here.
   // The SASS barely moves (bf16 V=151936: the cluster kernel identical, the one-CTA kernel 128
   // bytes longer). NVRTC 12.4+ knows the option (docs/benchmarks.md, "JIT cost").

@@ -72,10 +72,13 @@ std::int64_t cluster_shared_bytes(const KernelSpec& spec) { return cluster_share
 
 namespace {
 // Staging a slice pays off once the row is larger than what one CTA reads quickly; below that,
-// one CTA per row reads it from L2/HBM on each pass. Otherwise the smallest cluster whose slice
-// stays within kTargetSliceBytes: more CTAs per row shorten a small batch, but each adds fixed
-// work (histogram exchange, a redundant sort), measured on an H100 in docs/benchmarks.md.
-constexpr std::int64_t kTargetSliceBytes = 64 * 1024;
+// one CTA per row reads it from L2/HBM on each pass. Rows up to kSmallRowBytes (V = 32000) stage
+// in 2-CTA clusters: more CTAs made random k up to 1.25-2x slower there at B = 4 (a short slice
+// still collects up to 1024 candidates and each CTA sorts them). Larger rows stage in 16-CTA
+// clusters, the fastest size at B = 1-4 for every mode, dtype and V >= 128256 of the sweep
+// (docs/bench/switch-sizes-small-h100.json: 0.65-0.88x of the 4- and 8-CTA rows chosen
+// before); rows between 128 KB and 250 KB (16-bit V = 128256) are not measured.
+constexpr std::int64_t kSmallRowBytes = 128 * 1024;
 constexpr std::int64_t kMinStagedRowBytes = 16 * 1024;
 }  // namespace
 
@@ -88,25 +91,21 @@ int KernelSpec::small_batch_cluster() const {
     return 1;  // no valid target yet (validate() reports it): nothing to stage for
   }
   if (cc < 90 || row_bytes < kMinStagedRowBytes) return 1;
-  for (int c : {2, 4, 8, 16})
-    if (cluster_slice_elements(vocab, c) * static_cast<std::int64_t>(dtype_size(dtype)) <= kTargetSliceBytes) return c;
-  return 1;  // too large to stage: one CTA per row
-}
-
-int KernelSpec::mid_batch_cluster() const {
-  if (cluster != kAutoCluster) return 0;
-  const int small = small_batch_cluster();
-  for (int c : {4, 8})
-    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes) return c;
-  return 0;
+  const int c = row_bytes <= kSmallRowBytes ? 2 : 16;
+  return cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes ? c : 1;  // else too large to stage
 }
 
 std::vector<int> KernelSpec::row_clusters() const {
   if (cluster != kAutoCluster) return {cluster};
   const int small = small_batch_cluster();
   if (small <= 1) return {1};
-  if (const int mid = mid_batch_cluster(); mid > 1) return {small, mid, 1};
-  return {small, 1};
+  // Smaller clusters for batches whose rows would crowd the SMs on the small-batch one, where
+  // their larger slices fit in shared memory.
+  std::vector<int> rows = {small};
+  for (int c : {8, 4})
+    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes) rows.push_back(c);
+  rows.push_back(1);
+  return rows;
 }
 
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on) {
@@ -123,8 +122,8 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   if (rows <= 0 || sm_count <= 0) return 1;
   // A cluster CTA runs a chain of dependent phases; sharing an SM with another stretches every
   // phase, so the best cluster is the largest one whose CTAs all get an SM of their own, with
-  // room to spare (clusters must fit in a GPC). Top-p alone has fewer phases and tolerates more.
-  const std::int64_t budget = k_on ? sm_count / 2 : sm_count;
+  // room to spare (clusters must fit in a GPC): at most half the SMs.
+  const std::int64_t budget = sm_count / 2;
   int smallest = 1;
   for (int c : clusters) {
     if (c <= 1) continue;

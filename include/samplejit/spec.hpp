@@ -39,11 +39,11 @@ bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
 // up to B = 64. Never more than two CTAs per SM (batch * cluster <= 2 * SMs).
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 // The cluster an auto launch of `rows` rows runs, given the module's row kernels (`clusters`,
-// largest first, as KernelSpec::row_clusters()). Small clusters win once a batch has enough rows
-// to fill the SMs (docs/bench/switch-sizes-all-h100.json: every forced size, every mode): the
-// largest cluster whose CTAs take at most half the SMs with k (every SM without k), 2-CTA rows
-// with k and p excepted as above; failing that, the smallest cluster where auto_takes_cluster
-// says so (top-p alone: up to B = 66 on 132 SMs, past its two-CTAs-per-SM cap); else 1.
+// largest first, as KernelSpec::row_clusters()). Smaller clusters win once a batch has enough
+// rows to fill the SMs (docs/bench/switch-sizes-*-h100.json: every forced size, every mode): the
+// largest cluster whose CTAs take at most half the SMs, 2-CTA rows with k and p excepted as
+// above; failing that, the smallest cluster: for top-p alone up to B = 66 on 132 SMs (past
+// auto_takes_cluster's two-CTAs-per-SM cap), with k where auto_takes_cluster says so; else 1.
 int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
@@ -58,9 +58,8 @@ struct KernelSpec {
   int block = kDefaultBlock;
   // CTAs that share one row. 1: one CTA per row, reading the row from global memory on each
   // pass. 2..16 (sm_90+): a thread-block cluster stages the row in shared memory and reads it
-  // from HBM once. 0 (auto): the module holds the one-CTA kernel and, on sm_90+, the cluster
-  // kernels of small_batch_cluster() and mid_batch_cluster(); each launch picks one by
-  // auto_row_cluster().
+  // from HBM once. 0 (auto): the module holds the row kernels of row_clusters(); each launch
+  // picks one by auto_row_cluster().
   int cluster = kAutoCluster;
   MaskKind mask = MaskKind::None;
   std::string arch = "sm_90";  // "sm_XY" with optional a/f suffix
@@ -69,12 +68,9 @@ struct KernelSpec {
   int small_batch_cluster() const;
   // The cluster of the kernel launched for small batches: cluster, or small_batch_cluster() for auto.
   int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }
-  // The smaller cluster an auto spec adds for batches that fill the SMs: the smallest of 4 and 8
-  // below small_batch_cluster() whose slice fits in shared memory; 0 when there is none (2-CTA
-  // rows lose to one CTA per row once k and p are both on, so they are not worth a kernel).
-  int mid_batch_cluster() const;
   // The CTAs per row of each row kernel in the module, largest first: {cluster} for an explicit
-  // cluster; for auto, small_batch_cluster(), mid_batch_cluster() when there is one, then 1.
+  // cluster; for auto, small_batch_cluster(), then 8 and 4 where they are smaller and their
+  // slices fit in shared memory (for batches that would crowd the SMs), then 1.
   std::vector<int> row_clusters() const;
   // "truncate-bf16-v151936-b512-cauto-bitmask-sm_90" (or "sample-...", "c8", ...). Used in logs,
   // file names and the CLI.

@@ -87,17 +87,21 @@ TEST_CASE("spec canonical text round-trips and bad specs name the field", "[spec
   bad("truncate-fp32-v262144-b512-c2-bitmask-sm_90", "shared memory");  // a 512 KB slice
 }
 
-TEST_CASE("the automatic cluster keeps a slice within 64 KB on sm_90 and is 1 before it", "[spec]") {
+TEST_CASE("the automatic cluster is 16 CTAs for large rows, 2 for short ones, 1 before sm_90", "[spec]") {
   auto c = [](DType d, std::int64_t v, const char* arch = "sm_90") {
     return spec_of(d, v, 512, MaskKind::None, arch).small_batch_cluster();
   };
   CHECK(c(DType::F32, 151936) == 16);
-  CHECK(c(DType::BF16, 151936) == 8);
-  CHECK(c(DType::F16, 128256) == 4);
-  CHECK(c(DType::F32, 32000) == 2);
+  CHECK(c(DType::BF16, 151936) == 16);
+  CHECK(c(DType::F16, 128256) == 16);
   CHECK(c(DType::F32, 262144) == 16);
+  CHECK(c(DType::F32, 32000) == 2);  // 128 KB rows: more CTAs lose with random k
+  CHECK(c(DType::BF16, 32000) == 2);
+  CHECK(c(DType::F32, 32769) == 16);           // just past 128 KB
   CHECK(c(DType::F32, 2000) == 1);             // small rows: one CTA reads them from L2
   CHECK(c(DType::F32, 151936, "sm_80") == 1);  // no clusters before sm_90
+  CHECK(c(DType::BF16, 1000000) == 16);        // 125 KB slices
+  CHECK(c(DType::F32, 1000000) == 1);          // 250 KB slices do not fit: one CTA per row
   CHECK(c(DType::F32, 100000000) == 1);        // too large to stage
   for (std::int64_t v : {std::int64_t{32000}, std::int64_t{151936}, std::int64_t{262144}})
     for (DType d : {DType::F32, DType::BF16}) {
@@ -107,8 +111,8 @@ TEST_CASE("the automatic cluster keeps a slice within 64 KB on sm_90 and is 1 be
       CHECK(cluster_shared_bytes(s) <= kClusterSharedHeader + 64 * 1024);
       CHECK(cluster_slice_elements(v, cl) * cl >= v);
       CHECK(cluster_slice_elements(v, cl) % 32 == 0);  // bit-mask words never straddle CTAs
-      // The auto module carries the small-batch cluster kernel, a smaller cluster for batches
-      // that fill the SMs where one fits, and the one-CTA kernel for large batches.
+      // The auto module carries the small-batch cluster kernel, smaller clusters for batches
+      // that fill the SMs where they fit, and the one-CTA kernel for large batches.
       const auto names = kernel_name_expressions(s);
       const std::vector<int> rows = s.row_clusters();
       REQUIRE(names.size() == rows.size());
@@ -117,31 +121,28 @@ TEST_CASE("the automatic cluster keeps a slice within 64 KB on sm_90 and is 1 be
       for (std::size_t i = 0; i < rows.size(); ++i)
         CHECK_THAT(names[i], Catch::Contains(", " + std::to_string(rows[i]) + ", sj::kMaskNone>"));
     }
-  // The mid-batch cluster: 4 or 8 below the small-batch one, where its larger slice fits.
+  // The smaller clusters: 8 and 4 below the small-batch one, where their larger slices fit.
   auto rows_of = [](DType d, std::int64_t v) { return spec_of(d, v, 512, MaskKind::None).row_clusters(); };
-  CHECK(rows_of(DType::F32, 151936) == std::vector<int>{16, 4, 1});
-  CHECK(rows_of(DType::F32, 128256) == std::vector<int>{8, 4, 1});
+  CHECK(rows_of(DType::F32, 151936) == std::vector<int>{16, 8, 4, 1});
+  CHECK(rows_of(DType::F32, 128256) == std::vector<int>{16, 8, 4, 1});
   CHECK(rows_of(DType::F32, 262144) == std::vector<int>{16, 8, 1});  // a 4-CTA slice is 256 KB
-  CHECK(rows_of(DType::BF16, 151936) == std::vector<int>{8, 4, 1});
-  CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{8, 4, 1});
-  CHECK(rows_of(DType::BF16, 128256) == std::vector<int>{4, 1});  // no 2-CTA kernel
-  CHECK(rows_of(DType::F32, 32000) == std::vector<int>{2, 1});
+  CHECK(rows_of(DType::BF16, 151936) == std::vector<int>{16, 8, 4, 1});
+  CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{16, 8, 4, 1});
+  CHECK(rows_of(DType::F32, 32000) == std::vector<int>{2, 1});  // nothing smaller than 2
   CHECK(rows_of(DType::F32, 2000) == std::vector<int>{1});
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{32000}, std::int64_t{128256}, std::int64_t{151936}, std::int64_t{262144}}) {
       const KernelSpec s = spec_of(d, v, 512, MaskKind::None);
-      for (int rc : s.row_clusters()) CHECK(cluster_shared_bytes(s, rc) <= kMaxClusterSharedBytes);
-      const int mid = s.mid_batch_cluster();
-      if (mid > 1) {
-        CHECK(cluster_shared_bytes(s, mid) > cluster_shared_bytes(s));  // a larger slice per CTA
-        CHECK(mid < s.primary_cluster());
+      const std::vector<int> rows = s.row_clusters();
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        CHECK(cluster_shared_bytes(s, rows[i]) <= kMaxClusterSharedBytes);
+        if (i > 0) CHECK(rows[i] < rows[i - 1]);  // largest first
       }
     }
   // An explicit choice is one kernel of that cluster.
   KernelSpec explicit_one = spec_of(DType::F32, 151936, 512, MaskKind::None);
   explicit_one.cluster = 1;
   CHECK(explicit_one.primary_cluster() == 1);
-  CHECK(explicit_one.mid_batch_cluster() == 0);
   CHECK(explicit_one.row_clusters() == std::vector<int>{1});
   CHECK(kernel_name_expressions(explicit_one).size() == 1);
   CHECK(explicit_one.canonical() == "truncate-fp32-v151936-b512-c1-nomask-sm_90");
@@ -185,20 +186,22 @@ TEST_CASE("an auto launch takes the cluster kernel only for the batches where it
 }
 
 TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spare", "[spec]") {
-  // docs/bench/switch-sizes-all-h100.json, 132 SMs, every forced cluster size in every mode.
+  // docs/bench/switch-sizes-*-h100.json, 132 SMs, every forced cluster size in every mode.
   auto pick = [](std::vector<int> clusters, std::int64_t rows, bool k_on, bool p_on, int sms = 132) {
     return auto_row_cluster(clusters, rows, sms, k_on, p_on);
   };
-  const std::vector<int> fp32_151936 = {16, 4, 1};
-  CHECK(pick(fp32_151936, 1, true, true) == 16);
-  CHECK(pick(fp32_151936, 4, true, true) == 16);  // 64 CTAs: at most half the SMs
-  CHECK(pick(fp32_151936, 5, true, true) == 4);
-  CHECK(pick(fp32_151936, 16, true, true) == 4);
-  CHECK(pick(fp32_151936, 24, true, true) == 4);   // past half the SMs: auto_takes_cluster's limit
+  const std::vector<int> fp32_151936 = {16, 8, 4, 1};
+  for (bool k_on : {true, false}) {
+    CHECK(pick(fp32_151936, 1, k_on, true) == 16);
+    CHECK(pick(fp32_151936, 4, k_on, true) == 16);  // 64 CTAs: at most half the SMs
+    CHECK(pick(fp32_151936, 5, k_on, true) == 8);
+    CHECK(pick(fp32_151936, 8, k_on, true) == 8);
+    CHECK(pick(fp32_151936, 9, k_on, true) == 4);
+    CHECK(pick(fp32_151936, 16, k_on, true) == 4);
+    CHECK(pick(fp32_151936, 24, k_on, true) == 4);  // past half the SMs: the fallback's limits
+  }
   CHECK(pick(fp32_151936, 25, true, true) == 1);
-  CHECK(pick(fp32_151936, 8, false, true) == 16);  // top-p alone: up to every SM
-  CHECK(pick(fp32_151936, 9, false, true) == 4);
-  CHECK(pick(fp32_151936, 66, false, true) == 4);
+  CHECK(pick(fp32_151936, 66, false, true) == 4);  // top-p alone
   CHECK(pick(fp32_151936, 67, false, true) == 1);
   // 2-CTA rows with k and p still lose; a module without a mid kernel chooses as before.
   const std::vector<int> v32000 = {2, 1};
@@ -237,16 +240,15 @@ TEST_CASE("render output matches the golden file", "[render]") {
   // The rendered unit is the template as written plus one instantiation per row kernel.
   const std::string tpl = slurp(fs::path(SAMPLEJIT_SOURCE_DIR) / "templates/truncate.cuh");
   CHECK(out.find(tpl) != std::string::npos);
-  // An auto spec instantiates its row kernels: small-batch cluster, mid-batch cluster, one CTA.
-  CHECK_THAT(out, Catch::EndsWith("template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>"
-                                  "(void*, long long, int, const int*, const float*, void*);\n"
-                                  "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 4, sj::kMaskBits>"
-                                  "(void*, long long, int, const int*, const float*, void*);\n"
-                                  "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 1, sj::kMaskBits>"
-                                  "(void*, long long, int, const int*, const float*, void*);\n"));
+  // An auto spec instantiates its row kernels, largest cluster first.
+  std::string tail;
+  for (int c : {16, 8, 4, 1})
+    tail += "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, " + std::to_string(c) +
+            ", sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);\n";
+  CHECK_THAT(out, Catch::EndsWith(tail));
   CHECK(render(spec_of(DType::F32, 7, 256, MaskKind::None)).find("sj::kF32, 7, 256, 1, sj::kMaskNone") !=
         std::string::npos);
-  CHECK(kernel_name_expression(s) == "&sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>");
+  CHECK(kernel_name_expression(s) == "&sj::truncate_kernel<sj::kBF16, 151936, 512, 16, sj::kMaskBits>");
 }
 
 TEST_CASE("key digest is stable and sensitive to every input", "[key]") {

@@ -1645,6 +1645,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
 
 }  // namespace sj
 
+template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 16, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
 template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
 template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 4, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
 template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 1, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);

@@ -125,7 +125,7 @@ TEST_CASE("every cluster size matches the CPU reference", "[gpu]") {
 }
 
 TEST_CASE("an auto module runs each of its row kernels, and each matches the CPU reference", "[gpu]") {
-  // Auto modules hold up to three row kernels (small-batch cluster, mid-batch cluster, one CTA);
+  // Auto modules hold up to four row kernels (16-, 8- and 4-CTA clusters, one CTA per row);
   // the batch picks one. Each batch below is checked on the kernel that row_cluster() says ran,
   // and every kernel of the module must have run with k and p and with top-p alone.
   const int sms = runtime().device_info(0).sm_count;
@@ -137,8 +137,9 @@ TEST_CASE("an auto module runs each of its row kernels, and each matches the CPU
       const std::vector<int> clusters = k.spec().row_clusters();
       for (bool with_k : {true, false}) {
         std::set<int> ran;
-        for (std::int64_t b : {std::int64_t{1}, std::int64_t{3}, std::int64_t{sms / 16 + 1}, std::int64_t{sms / 8 + 1},
-                               std::int64_t{sms / 5}, std::int64_t{sms / 3}, std::int64_t{sms}}) {
+        for (std::int64_t b : {std::int64_t{1}, std::int64_t{3}, std::int64_t{sms / 22}, std::int64_t{sms / 16 + 1},
+                               std::int64_t{sms / 8 + 1}, std::int64_t{sms / 5}, std::int64_t{sms / 3},
+                               std::int64_t{sms}}) {
           const int c = k.row_cluster(b, with_k, true);
           CHECK(std::find(clusters.begin(), clusters.end(), c) != clusters.end());
           if (!ran.insert(c).second && b > 3) continue;  // each kernel at two batches at most
