@@ -1,9 +1,9 @@
 // compile inputs -> key digest -> NVRTC -> cubin (or PTX), with errors that carry the log.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <charconv>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -68,9 +68,10 @@ std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& 
   // ptxas runs only for cubins; its report gives registers and spills for the metadata.
   if (!target.ptx) opts.emplace_back("--ptxas-options=--verbose");
   // An auto module holds up to four row kernels (and the sampler a packing kernel); NVRTC can
-  // optimize and assemble them on separate threads, which cut a cold compile's wall time by about 40% here.
-  // The SASS barely moves (bf16 V=151936: the cluster kernel identical, the one-CTA kernel 128
-  // bytes longer). NVRTC 12.4+ knows the option (docs/benchmarks.md, "JIT cost").
+  // optimize and assemble them on separate threads, which cut a cold compile's wall time by about
+  // 40% (measured with two kernels). The SASS barely moves (bf16 V=151936: the cluster kernel
+  // identical, the one-CTA kernel 128 bytes longer). NVRTC 12.4+ knows the option
+  // (docs/benchmarks.md, "JIT cost").
   if (nvrtc.major > 12 || (nvrtc.major == 12 && nvrtc.minor >= 4)) opts.emplace_back("--split-compile=0");
   return opts;
 }

@@ -381,7 +381,8 @@ struct Runtime::Impl {
                                                 static_cast<int>(bytes), rk.kernel, dev));
         // 16 CTAs per cluster is beyond the portable 8; sm_90 supports it when asked.
         if (cluster > 8)
-          SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, rk.kernel, dev));
+          SAMPLEJIT_CU_CALL(
+              cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1, rk.kernel, dev));
       }
       k->kernels.push_back(rk);
       k->clusters.push_back(cluster);
