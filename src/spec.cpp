@@ -111,9 +111,11 @@ std::vector<int> KernelSpec::row_clusters() const {
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on) {
   if (cluster <= 1 || rows <= 0 || sm_count <= 0) return false;
   const std::int64_t twice = 2 * static_cast<std::int64_t>(sm_count);
-  if (rows > twice / cluster) return false;
-  // The row limits scale with the SM count: 66 and 24 rows on 132 SMs.
+  // The row limits scale with the SM count: 66 and 24 rows on 132 SMs. Top-p alone keeps winning
+  // on a cluster past two CTAs per SM: fp32 V = 262144 on 8-CTA rows at B = 48-64 takes
+  // 0.47-0.57x the time of one CTA per row (docs/bench/switch-topp-sizes-h100.json).
   if (!k_on) return rows * 4 <= twice;
+  if (rows > twice / cluster) return false;
   if (cluster == 2) return !p_on && rows * 4 <= twice;
   return rows * 11 <= twice;
 }
@@ -131,11 +133,6 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
     if (c == 2 && k_on && p_on) continue;
     if (rows * c <= budget) return c;
   }
-  if (smallest <= 1) return 1;
-  // Top-p alone keeps winning on a cluster past two CTAs per SM, which auto_takes_cluster
-  // (tuned for the two-kernel module) forbids: fp32 V = 262144 on 8-CTA rows at B = 48-64 takes
-  // 0.47-0.57x the time of one CTA per row (docs/bench/switch-topp-sizes-h100.json).
-  if (!k_on) return rows * 4 <= 2 * static_cast<std::int64_t>(sm_count) ? smallest : 1;
   return auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
 }
 

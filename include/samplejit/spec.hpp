@@ -36,14 +36,14 @@ bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
 // (docs/bench/switch-h100.json, docs/design.md): with k and p, 2-CTA rows never beat one CTA per
 // row, and larger clusters win up to B = 24; top-k alone keeps 2-CTA rows up to B = 64 (random
 // k: 0.70-1.04x of one CTA per row's time, fixed k = 50: 0.99-1.16x), top-p alone every cluster
-// up to B = 64. Never more than two CTAs per SM (batch * cluster <= 2 * SMs).
+// up to B = 66. With k, never more than two CTAs per SM (batch * cluster <= 2 * SMs); top-p alone
+// goes past that (docs/bench/switch-topp-sizes-h100.json: 8-CTA rows at B = 48-64).
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 // The cluster an auto launch of `rows` rows runs, given the module's row kernels (`clusters`,
 // largest first, as KernelSpec::row_clusters()). Smaller clusters win once a batch has enough
 // rows to fill the SMs (docs/bench/switch-sizes-*-h100.json: every forced size, every mode): the
 // largest cluster whose CTAs take at most half the SMs, 2-CTA rows with k and p excepted as
-// above; failing that, the smallest cluster: for top-p alone up to B = 66 on 132 SMs (past
-// auto_takes_cluster's two-CTAs-per-SM cap), with k where auto_takes_cluster says so; else 1.
+// above; failing that, the smallest cluster where auto_takes_cluster says so; else 1.
 int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)

@@ -175,8 +175,9 @@ TEST_CASE("an auto launch takes the cluster kernel only for the batches where it
   CHECK(takes(2, 64, false, true));  // top-p alone
   CHECK(takes(4, 64, false, true));
   CHECK_FALSE(takes(2, 96, false, true));
-  CHECK(takes(8, 33, false, true));
-  CHECK_FALSE(takes(8, 34, false, true));  // 272 CTAs
+  CHECK(takes(8, 66, false, true));  // 528 CTAs: top-p alone is not capped at two per SM
+  CHECK_FALSE(takes(8, 67, false, true));
+  CHECK_FALSE(takes(8, 34, true, false));  // with k it is: 272 CTAs
   // The limits scale with the SM count; nothing to choose without a cluster, rows or SMs.
   CHECK(takes(8, 12, true, true, 66));
   CHECK_FALSE(takes(8, 13, true, true, 66));
@@ -209,15 +210,15 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(v32000, 33, true, false) == 2);
   CHECK(pick(v32000, 64, true, false) == 2);
   CHECK(pick(v32000, 96, true, false) == 1);
-  // With k, a two-kernel module chooses exactly as auto_takes_cluster; top-p alone takes its
-  // cluster up to B = 66 whatever the size (past two CTAs per SM: fp32 V = 262144, 8-CTA rows).
+  // A two-kernel module chooses exactly as auto_takes_cluster; top-p alone takes its cluster up
+  // to B = 66 whatever the size (past two CTAs per SM: fp32 V = 262144, 8-CTA rows).
   for (std::int64_t b = 1; b <= 200; ++b)
     for (int p_on = 0; p_on < 2; ++p_on)
       for (int c : {2, 4, 8, 16}) {
         INFO("c=" << c << " b=" << b << " p=" << p_on);
         CHECK(pick({c, 1}, b, true, p_on) == (auto_takes_cluster(c, b, 132, true, p_on) ? c : 1));
+        CHECK(pick({c, 1}, b, false, true) == (auto_takes_cluster(c, b, 132, false, true) ? c : 1));
         CHECK(pick({c, 1}, b, false, true) == (b <= 66 ? c : 1));
-        if (c <= 4) CHECK(pick({c, 1}, b, false, true) == (auto_takes_cluster(c, b, 132, false, true) ? c : 1));
       }
   const std::vector<int> fp32_262144 = {16, 8, 1};
   CHECK(pick(fp32_262144, 48, false, true) == 8);  // 384 CTAs
