@@ -47,7 +47,11 @@ __device__ __forceinline__ uint4 philox4x32_10(uint4 c, uint2 k) {
 // An exponential variate for token i: keyed by the seed, counted by (i, offset).
 __device__ __forceinline__ float exponential_noise(u64 seed, u64 offset, u32 i) {
   const uint4 c = make_uint4(i, 0u, static_cast<u32>(offset), static_cast<u32>(offset >> 32));
-  const uint2 k = make_uint2(static_cast<u32>(seed), static_cast<u32>(seed >> 32));
+  uint2 k = make_uint2(static_cast<u32>(seed), static_cast<u32>(seed >> 32));
+  // Opaque to the optimizer, so the key schedule is recomputed per draw (18 additions) rather
+  // than hoisted out of the final pass's loop, where its 18 live registers made the one-CTA
+  // kernels spill at 64 registers.
+  asm volatile("" : "+r"(k.x), "+r"(k.y));
   const u32 w = philox4x32_10(c, k).x;
   // u in (0, 1) on a 2^-24 grid. Formed in float64: in fp32, (2^24 - 1) + 0.5 rounds to 2^24,
   // which would make u = 1 and the variate 0 (an infinite score) once in 2^24 draws.
@@ -69,8 +73,8 @@ __device__ __forceinline__ u64 pack_score(float s, u32 i) {
 }
 
 template <int DT, int V, int BLOCK, int C, int MASK>
-__global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kernel(const SampleParams a) {
-  typedef Row<DT, V, BLOCK, C, min_blocks(BLOCK, C, true)> R;
+__global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C)) sample_kernel(const SampleParams a) {
+  typedef Row<DT, V, BLOCK, C, min_blocks(BLOCK, C)> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
   typedef SharedFor<R, C> S;
@@ -104,7 +108,8 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, true)) sample_kern
   // Final pass: min-p, the sums behind logZ and the logprobs, the Gumbel-max draw, the mask and
   // the in-place write, all in one read of the row (of the staged slice, with C > 1). Every sum is
   // an integer and the draw a maximum, so the order of visits does not matter.
-  constexpr int kU = R::kSharedU;
+  // At most 4 scalar loads: 8 (fp32 one-CTA rows) spilled twice the bytes for the same speed.
+  constexpr int kU = R::kSharedU > 4 ? 4 : R::kSharedU;
   constexpr u32 kStep = static_cast<u32>(BLOCK) * kU;
   u64 mass_all = 0, mass_kept = 0, best = 0;
   u32 kept = 0;

@@ -320,10 +320,12 @@ __device__ void block_exclusive_scan2(u64& a, u64& b, u64* scratch, u64& total_a
 }
 
 // Resident CTAs per SM that a kernel's registers are sized for (its second launch bound). C > 1:
-// two CTAs of up to 256 threads share an SM. C = 1 truncation: 1024 threads per SM (see Row::U).
-// The sampler's final pass needs more than the 64 registers that would leave, so it keeps one CTA.
-__host__ __device__ constexpr int min_blocks(int block, int cluster, bool sample) {
-  return cluster > 1 ? (block <= 256 ? 2 : 1) : (sample || block >= 1024 ? 1 : 1024 / block);
+// two CTAs of up to 256 threads share an SM. C = 1: 1024 threads per SM (see Row::U), the sampler
+// too, although at 64 registers it spills a few values (bounded by the compile tests): at one
+// 512-thread CTA per SM and 128 registers it took 1.4-1.6x as long at B >= 256 (same-run A/B,
+// docs/benchmarks.md).
+__host__ __device__ constexpr int min_blocks(int block, int cluster) {
+  return cluster > 1 ? (block <= 256 ? 2 : 1) : (block >= 1024 ? 1 : 1024 / block);
 }
 
 template <int DT, int V, int BLOCK, int C, int MINB>
@@ -352,9 +354,8 @@ struct Row {
                            : kLoads > 32        ? 32
                                                 : kLoads;
   static constexpr u32 kTile = static_cast<u32>(BLOCK) * U;
-  // Loads in flight in the sampler's final pass, the heaviest loop body, sized to stay within
-  // 128 registers: 4 over the staged slice (shared memory needs few), half of U for 16-bit rows
-  // read from global memory.
+  // Loads in flight in the sampler's final pass, the heaviest loop body: 4 over the staged slice
+  // (shared memory needs few), half of U for 16-bit rows read from global memory.
   static constexpr int kSharedU = C > 1 ? (U > 4 ? 4 : U) : (D::kKeyBits == 16 && U > 2 ? U / 2 : U);
   // Elements per CTA. Slices start on 32-element boundaries so that a warp's bit-mask word never
   // straddles two CTAs.

@@ -3,10 +3,10 @@
 namespace sj {
 
 template <int DT, int V, int BLOCK, int C, int MASK>
-__global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C, false))
+__global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
     truncate_kernel(void* logits, long long row_stride, int batch, const int* top_k, const float* top_p,
                     void* mask_out) {
-  typedef Row<DT, V, BLOCK, C, min_blocks(BLOCK, C, false)> R;
+  typedef Row<DT, V, BLOCK, C, min_blocks(BLOCK, C)> R;
   typedef typename R::D D;
   typedef typename R::Bits Bits;
   typedef SharedFor<R, C> S;

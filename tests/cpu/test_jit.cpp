@@ -321,8 +321,24 @@ TEST_CASE("compile errors carry the log, the options and the NVRTC version", "[c
   }
 }
 
+// The sampler's one-CTA kernel runs 1024 threads per SM at 64 registers and spills a few values
+// (docs/design.md, "Occupancy"); at one CTA per SM it did not, and was 1.4-1.6x slower at
+// B >= 256. The bound on its stack frame (104 bytes at most over dtypes, vocabs, masks and
+// blocks when it was set) catches a blow-up; every other kernel must not spill at all.
+constexpr int kSamplerStackBytes = 256;
+
+static bool holds_one_cta_sampler(const KernelSpec& s) { return s.kind == Kind::Sample && s.cluster <= 1; }
+
+// The spill verdict of a compiled module: empty when clean.
+static std::string spill_failure(const KernelSpec& s, const Compiled& c) {
+  const bool clean = c.spill_stores == 0 && c.spill_loads == 0 && c.stack_bytes == 0;
+  if (clean || (holds_one_cta_sampler(s) && c.stack_bytes <= kSamplerStackBytes)) return {};
+  return "spills: " + std::to_string(c.spill_stores) + "/" + std::to_string(c.spill_loads) + " stack " +
+         std::to_string(c.stack_bytes);
+}
+
 // Compiles every spec on all cores; returns how many failed (each failure is logged). A variant
-// fails on a compile error, a missing cubin or entry point, or any spill.
+// fails on a compile error, a missing cubin or entry point, or a spill (spill_failure).
 static std::size_t compile_all_clean(const std::vector<KernelSpec>& specs) {
   std::vector<std::string> failures(specs.size());
   std::atomic<std::size_t> next{0};
@@ -333,9 +349,8 @@ static std::size_t compile_all_clean(const std::vector<KernelSpec>& specs) {
         if (c.binary.size() < 4 || std::string(c.binary.data(), 4) != "\x7f" "ELF") failures[i] = "not an ELF cubin";
         else if (c.lowered_names.size() != kernel_name_expressions(specs[i]).size()) failures[i] = "entry points";
         else if (c.registers <= 0) failures[i] = "no ptxas register report";
-        else if (c.spill_stores != 0 || c.spill_loads != 0 || c.stack_bytes != 0)
-          failures[i] = "spills: " + std::to_string(c.spill_stores) + "/" + std::to_string(c.spill_loads) +
-                        " stack " + std::to_string(c.stack_bytes);
+        else
+          failures[i] = spill_failure(specs[i], c);
       } catch (const std::exception& e) {
         failures[i] = e.what();
       }
@@ -365,7 +380,7 @@ TEST_CASE("every variant renders and compiles for sm_80 and sm_90 with zero spil
   CHECK(compile_all_clean(specs) == 0);
 }
 
-TEST_CASE("every cluster size compiles for sm_90 with zero spills", "[compile][matrix]") {
+TEST_CASE("every cluster size compiles for sm_90 without spills (the one-CTA sampler within its bound)", "[compile][matrix]") {
   std::vector<KernelSpec> specs;
   for (Kind kind : {Kind::Truncate, Kind::Sample})
     for (DType d : {DType::F32, DType::BF16})
@@ -435,7 +450,7 @@ TEST_CASE("without a GPU, prepare fails with a clear NotAvailable error", "[runt
   }
 }
 
-TEST_CASE("sample variants compile for sm_90 with zero spills and both entry points", "[compile][matrix]") {
+TEST_CASE("sample variants compile for sm_90 within the spill bound and with every entry point", "[compile][matrix]") {
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{31}, std::int64_t{151936}})
       for (MaskKind m : {MaskKind::None, MaskKind::Bits})
@@ -446,8 +461,6 @@ TEST_CASE("sample variants compile for sm_90 with zero spills and both entry poi
           const Compiled c = compile(make_compile_inputs(s));
           INFO(s.canonical());
           CHECK(c.lowered_names.size() == s.row_clusters().size() + 1);
-          CHECK(c.spill_stores == 0);
-          CHECK(c.spill_loads == 0);
-          CHECK(c.stack_bytes == 0);
+          CHECK(spill_failure(s, c) == "");
         }
 }

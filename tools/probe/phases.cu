@@ -26,8 +26,8 @@ __device__ unsigned long long sj_marks[16][32];
 // The passes one at a time, each run twice: a second run that is much faster than the first
 // points at instruction fetch rather than work.
 template <int DT, int V, int BLOCK, int C>
-__global__ void __launch_bounds__(BLOCK, sj::min_blocks(BLOCK, C, false)) pass_kernel(void* logits, unsigned* sink) {
-  typedef sj::Row<DT, V, BLOCK, C, sj::min_blocks(BLOCK, C, false)> R;
+__global__ void __launch_bounds__(BLOCK, sj::min_blocks(BLOCK, C)) pass_kernel(void* logits, unsigned* sink) {
+  typedef sj::Row<DT, V, BLOCK, C, sj::min_blocks(BLOCK, C)> R;
   typedef sj::SharedFor<R, C> S;
   unsigned rank = blockIdx.x % C;
   R r(static_cast<typename R::Bits*>(logits), S::slice(), rank, S::get(), 1.0f);
