@@ -322,9 +322,11 @@ TEST_CASE("compile errors carry the log, the options and the NVRTC version", "[c
 }
 
 // The sampler's one-CTA kernel runs 1024 threads per SM at 64 registers and spills a few values
-// (docs/design.md, "Occupancy"); at one CTA per SM it did not, and was 1.4-1.6x slower at
-// B >= 256. The bound on its stack frame (104 bytes at most over dtypes, vocabs, masks and
-// blocks when it was set) catches a blow-up; every other kernel must not spill at all.
+// (docs/design.md, "Occupancy"); at one CTA per SM it did not, and took 1.4-1.55x as long at
+// B >= 256 (geometric mean per mode and batch). The bound on its stack frame catches a blow-up;
+// every other kernel must not spill at all. An auto sample module is judged by the bound as a
+// whole (ptxas's report is the maximum over its kernels); its cluster kernels are held to zero
+// on their own by the cluster-size test below.
 constexpr int kSamplerStackBytes = 256;
 
 static bool holds_one_cta_sampler(const KernelSpec& s) { return s.kind == Kind::Sample && s.cluster <= 1; }
@@ -380,7 +382,7 @@ TEST_CASE("every variant renders and compiles for sm_80 and sm_90 with zero spil
   CHECK(compile_all_clean(specs) == 0);
 }
 
-TEST_CASE("every cluster size compiles for sm_90 without spills (the one-CTA sampler within its bound)", "[compile][matrix]") {
+TEST_CASE("every cluster size compiles for sm_90 within the spill rules", "[compile][matrix]") {
   std::vector<KernelSpec> specs;
   for (Kind kind : {Kind::Truncate, Kind::Sample})
     for (DType d : {DType::F32, DType::BF16})
