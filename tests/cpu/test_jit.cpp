@@ -322,7 +322,7 @@ TEST_CASE("compile errors carry the log, the options and the NVRTC version", "[c
 }
 
 // The sampler's one-CTA kernel runs 1024 threads per SM at 64 registers and spills a few values
-// (docs/design.md, "Occupancy"); at one CTA per SM it did not, and took 1.4-1.55x as long at
+// (docs/design.md, "Occupancy"); at one CTA per SM it did not, and took 1.4-1.6x as long at
 // B >= 256 (geometric mean per mode and batch). The bound on its stack frame catches a blow-up;
 // every other kernel must not spill at all. An auto sample module is judged by the bound as a
 // whole (ptxas's report is the maximum over its kernels); its cluster kernels are held to zero
