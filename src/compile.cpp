@@ -141,11 +141,35 @@ int max_reported(std::string_view log, std::string_view suffix) {
   return best;
 }
 
+KernelReport report_of(std::string_view log) {
+  KernelReport r;
+  r.registers = max_reported(log, " registers");
+  r.stack_bytes = max_reported(log, " bytes stack frame");
+  r.spill_stores = max_reported(log, " bytes spill stores");
+  r.spill_loads = max_reported(log, " bytes spill loads");
+  return r;
+}
+
+// The module's maxima, and each entry point's own report: ptxas reports kernel by kernel, each
+// block opening with "Compiling entry function '<lowered name>'".
 void parse_ptxas_report(Compiled& c) {
-  c.registers = max_reported(c.log, " registers");
-  c.stack_bytes = max_reported(c.log, " bytes stack frame");
-  c.spill_stores = max_reported(c.log, " bytes spill stores");
-  c.spill_loads = max_reported(c.log, " bytes spill loads");
+  const KernelReport all = report_of(c.log);
+  c.registers = all.registers;
+  c.stack_bytes = all.stack_bytes;
+  c.spill_stores = all.spill_stores;
+  c.spill_loads = all.spill_loads;
+  constexpr std::string_view kOpen = "Compiling entry function '";
+  const std::string_view log = c.log;
+  c.kernel_reports.clear();
+  for (const auto& name : c.lowered_names) {
+    const std::size_t at = log.find(fmt::format("{}{}'", kOpen, name));
+    if (at == std::string_view::npos) {
+      c.kernel_reports.emplace_back();
+      continue;
+    }
+    const std::size_t next = log.find(kOpen, at + kOpen.size());
+    c.kernel_reports.push_back(report_of(log.substr(at, next == std::string_view::npos ? log.npos : next - at)));
+  }
 }
 
 }  // namespace
@@ -248,6 +272,7 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
         c.lowered_names.empty() || c.lowered_names.front() != c.lowered_name)
       throw Error(ErrorCode::Cache, "cache entry's entry points do not match this build");
     c.log = meta.value("log", "");
+    parse_ptxas_report(c);  // per-kernel reports from the stored log, where it was kept whole
     c.registers = meta.value("registers", -1);
     c.spill_stores = meta.value("spill_stores", -1);
     c.spill_loads = meta.value("spill_loads", -1);

@@ -51,6 +51,11 @@ CompileInputs make_compile_inputs(const KernelSpec& spec);
 // floating-point flags.
 std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& nvrtc);
 
+// One kernel's lines of the ptxas report; -1: not reported (PTX, or a log cut short in the cache).
+struct KernelReport {
+  int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;
+};
+
 struct Compiled {
   CompileInputs inputs;
   std::vector<char> binary;
@@ -59,6 +64,7 @@ struct Compiled {
   std::string log;
   // The largest over the module's kernels (ptxas report); -1: unknown (PTX).
   int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;
+  std::vector<KernelReport> kernel_reports;        // parallel to lowered_names
   double compile_seconds = 0;
 
   nlohmann::json metadata() const;  // what the cache entry stores

@@ -324,19 +324,89 @@ TEST_CASE("compile errors carry the log, the options and the NVRTC version", "[c
 // The sampler's one-CTA kernel runs 1024 threads per SM at 64 registers and spills a few values
 // (docs/design.md, "Occupancy"); at one CTA per SM it did not, and took 1.4-1.6x as long at
 // B >= 256 (geometric mean per mode and batch). The bound on its stack frame catches a blow-up;
-// every other kernel must not spill at all. An auto sample module is judged by the bound as a
-// whole (ptxas's report is the maximum over its kernels); its cluster kernels are held to zero
-// on their own by the cluster-size test below.
+// every other kernel, the cluster kernels of the same module included, must not spill at all.
 constexpr int kSamplerStackBytes = 256;
 
-static bool holds_one_cta_sampler(const KernelSpec& s) { return s.kind == Kind::Sample && s.cluster <= 1; }
+// The row cluster of each entry point, parallel to kernel_name_expressions(); 0 for the sampler's
+// CSR packer.
+static std::vector<int> entry_clusters(const KernelSpec& s) {
+  const std::vector<int> rows = s.row_clusters();
+  std::vector<int> out = {s.primary_cluster()};
+  if (s.kind == Kind::Sample) out.push_back(0);
+  out.insert(out.end(), rows.begin() + 1, rows.end());
+  return out;
+}
 
-// The spill verdict of a compiled module: empty when clean.
+// The spill verdict of a compiled module, kernel by kernel: empty when every kernel keeps its rule.
 static std::string spill_failure(const KernelSpec& s, const Compiled& c) {
-  const bool clean = c.spill_stores == 0 && c.spill_loads == 0 && c.stack_bytes == 0;
-  if (clean || (holds_one_cta_sampler(s) && c.stack_bytes <= kSamplerStackBytes)) return {};
-  return "spills: " + std::to_string(c.spill_stores) + "/" + std::to_string(c.spill_loads) + " stack " +
-         std::to_string(c.stack_bytes);
+  const std::vector<int> clusters = entry_clusters(s);
+  if (c.kernel_reports.size() != clusters.size()) return "no per-kernel ptxas report";
+  std::string out;
+  for (std::size_t i = 0; i < clusters.size(); ++i) {
+    const KernelReport& r = c.kernel_reports[i];
+    if (r.registers <= 0 || r.stack_bytes < 0) {
+      out += "kernel " + std::to_string(i) + ": no ptxas report; ";
+      continue;
+    }
+    const bool clean = r.spill_stores == 0 && r.spill_loads == 0 && r.stack_bytes == 0;
+    const bool bounded = s.kind == Kind::Sample && clusters[i] == 1 && r.stack_bytes <= kSamplerStackBytes;
+    if (!clean && !bounded)
+      out += "kernel " + std::to_string(i) + " (cluster " + std::to_string(clusters[i]) +
+             "): spills " + std::to_string(r.spill_stores) + "/" + std::to_string(r.spill_loads) + " stack " +
+             std::to_string(r.stack_bytes) + "; ";
+  }
+  return out;
+}
+
+TEST_CASE("ptxas reports are read kernel by kernel, and the spill rules judge each kernel", "[compile]") {
+  KernelSpec s = spec_of(DType::BF16, 151936, 512, MaskKind::None);
+  s.kind = Kind::Sample;
+  const std::vector<int> clusters = entry_clusters(s);  // auto: 16, the packer, 8, 4, 1
+  REQUIRE(clusters.size() == s.row_clusters().size() + 1);
+  std::vector<std::string> names;
+  std::string log = "ptxas info    : 328 bytes gmem\n";
+  for (std::size_t i = 0; i < clusters.size(); ++i) {
+    names.push_back("_Zentry" + std::to_string(i));
+    const int stack = clusters[i] == 1 ? 72 : 0;  // only the one-CTA sampler spills
+    log += "ptxas info    : Compiling entry function '" + names.back() + "' for 'sm_90'\n" +
+           "ptxas info    : Function properties for " + names.back() + "\n" + "ptxas         .     " +
+           std::to_string(stack) + " bytes stack frame, " + std::to_string(stack) + " bytes spill stores, " +
+           std::to_string(stack) + " bytes spill loads\n" + "ptxas info    : Used " + std::to_string(60 + i) +
+           " registers, used 1 barriers\n";
+  }
+  const CompileInputs in = make_compile_inputs(s);
+  nlohmann::json meta = {{"lowered_name", names.front()},
+                         {"lowered_names", names},
+                         {"name_expressions", kernel_name_expressions(s)},
+                         {"log", log},
+                         {"registers", 60 + static_cast<int>(names.size()) - 1},
+                         {"stack_bytes", 72},
+                         {"spill_stores", 72},
+                         {"spill_loads", 72}};
+  Compiled c = from_cache_entry(in, meta, std::vector<char>(8, 0));
+  REQUIRE(c.kernel_reports.size() == names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    CHECK(c.kernel_reports[i].registers == 60 + static_cast<int>(i));
+    CHECK(c.kernel_reports[i].stack_bytes == (clusters[i] == 1 ? 72 : 0));
+  }
+  CHECK(spill_failure(s, c) == "");
+  // A cluster kernel that spills fails, though the module's maxima are the same.
+  c.kernel_reports[0].spill_stores = 4;
+  CHECK_THAT(spill_failure(s, c), Catch::Contains("cluster 16"));
+  c.kernel_reports[0].spill_stores = 0;
+  // The one-CTA sampler past its bound fails; so does a truncation kernel that spills at all.
+  c.kernel_reports.back().stack_bytes = kSamplerStackBytes + 8;
+  CHECK_THAT(spill_failure(s, c), Catch::Contains("cluster 1)"));
+  KernelSpec t = s;
+  t.kind = Kind::Truncate;
+  Compiled ct = c;
+  ct.kernel_reports = {c.kernel_reports[0], c.kernel_reports[2], c.kernel_reports[3], c.kernel_reports[4]};
+  ct.kernel_reports.back().stack_bytes = 8;
+  CHECK_THAT(spill_failure(t, ct), Catch::Contains("cluster 1)"));
+  // An entry point ptxas did not report (PTX, or a log cut short) is not taken as clean.
+  meta["log"] = "";
+  const Compiled none = from_cache_entry(in, meta, std::vector<char>(8, 0));
+  CHECK_THAT(spill_failure(s, none), Catch::Contains("no ptxas report"));
 }
 
 // Compiles every spec on all cores; returns how many failed (each failure is logged). A variant
@@ -464,5 +534,24 @@ TEST_CASE("sample variants compile for sm_90 within the spill bound and with eve
           INFO(s.canonical());
           CHECK(c.lowered_names.size() == s.row_clusters().size() + 1);
           CHECK(spill_failure(s, c) == "");
+          // Each entry point has its own ptxas report, within the module's maxima, and the one-CTA
+          // kernel is sized for 1024 threads per SM (64 registers at most).
+          REQUIRE(c.kernel_reports.size() == c.lowered_names.size());
+          const std::vector<int> clusters = entry_clusters(s);
+          for (std::size_t i = 0; i < clusters.size(); ++i) {
+            const KernelReport& r = c.kernel_reports[i];
+            CHECK(r.registers > 0);
+            CHECK(r.registers <= c.registers);
+            CHECK(r.stack_bytes <= c.stack_bytes);
+            if (clusters[i] == 1) CHECK(r.registers <= 64);
+          }
+          // A cache entry gives the same reports back (from the log it stores).
+          const Compiled again = from_cache_entry(c.inputs, c.metadata(), c.binary);
+          REQUIRE(again.kernel_reports.size() == c.kernel_reports.size());
+          for (std::size_t i = 0; i < c.kernel_reports.size(); ++i) {
+            CHECK(again.kernel_reports[i].registers == c.kernel_reports[i].registers);
+            CHECK(again.kernel_reports[i].spill_stores == c.kernel_reports[i].spill_stores);
+            CHECK(again.kernel_reports[i].stack_bytes == c.kernel_reports[i].stack_bytes);
+          }
         }
 }
