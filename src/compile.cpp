@@ -150,26 +150,12 @@ KernelReport report_of(std::string_view log) {
   return r;
 }
 
-// The module's maxima, and each entry point's own report: ptxas reports kernel by kernel, each
-// block opening with "Compiling entry function '<lowered name>'".
 void parse_ptxas_report(Compiled& c) {
   const KernelReport all = report_of(c.log);
   c.registers = all.registers;
   c.stack_bytes = all.stack_bytes;
   c.spill_stores = all.spill_stores;
   c.spill_loads = all.spill_loads;
-  constexpr std::string_view kOpen = "Compiling entry function '";
-  const std::string_view log = c.log;
-  c.kernel_reports.clear();
-  for (const auto& name : c.lowered_names) {
-    const std::size_t at = log.find(fmt::format("{}{}'", kOpen, name));
-    if (at == std::string_view::npos) {
-      c.kernel_reports.emplace_back();
-      continue;
-    }
-    const std::size_t next = log.find(kOpen, at + kOpen.size());
-    c.kernel_reports.push_back(report_of(log.substr(at, next == std::string_view::npos ? log.npos : next - at)));
-  }
 }
 
 }  // namespace
@@ -272,7 +258,6 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
         c.lowered_names.empty() || c.lowered_names.front() != c.lowered_name)
       throw Error(ErrorCode::Cache, "cache entry's entry points do not match this build");
     c.log = meta.value("log", "");
-    parse_ptxas_report(c);  // per-kernel reports from the stored log, where it was kept whole
     c.registers = meta.value("registers", -1);
     c.spill_stores = meta.value("spill_stores", -1);
     c.spill_loads = meta.value("spill_loads", -1);
@@ -283,6 +268,23 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
   }
   if (c.lowered_name.empty()) throw Error(ErrorCode::Cache, "cache entry has an empty lowered name");
   return c;
+}
+
+// Each block of the report opens with "Compiling entry function '<lowered name>'".
+std::vector<KernelReport> kernel_reports(const Compiled& c) {
+  constexpr std::string_view kOpen = "Compiling entry function '";
+  const std::string_view log = c.log;
+  std::vector<KernelReport> out;
+  for (const auto& name : c.lowered_names) {
+    const std::size_t at = log.find(fmt::format("{}{}'", kOpen, name));
+    if (at == std::string_view::npos) {
+      out.emplace_back();
+      continue;
+    }
+    const std::size_t next = log.find(kOpen, at + kOpen.size());
+    out.push_back(report_of(log.substr(at, next == std::string_view::npos ? log.npos : next - at)));
+  }
+  return out;
 }
 
 }  // namespace samplejit

@@ -57,12 +57,19 @@ std::string kernel_name_expression(const KernelSpec& spec) {
   return fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, spec.primary_cluster()));
 }
 
-std::vector<std::string> kernel_name_expressions(const KernelSpec& spec) {
-  std::vector<std::string> names = {kernel_name_expression(spec)};
-  if (spec.kind == Kind::Sample) names.emplace_back("&sj::csr_pack_kernel");
+std::vector<int> entry_clusters(const KernelSpec& spec) {
   const std::vector<int> rows = spec.row_clusters();
-  for (std::size_t i = 1; i < rows.size(); ++i)
-    names.push_back(fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, rows[i])));
+  std::vector<int> out = {spec.primary_cluster()};
+  if (spec.kind == Kind::Sample) out.push_back(0);
+  out.insert(out.end(), rows.begin() + 1, rows.end());
+  return out;
+}
+
+std::vector<std::string> kernel_name_expressions(const KernelSpec& spec) {
+  std::vector<std::string> names;
+  for (int c : entry_clusters(spec))
+    names.push_back(c == 0 ? std::string("&sj::csr_pack_kernel")
+                           : fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, c)));
   return names;
 }
 

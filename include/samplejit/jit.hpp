@@ -19,6 +19,8 @@ std::string kernel_name_expression(const KernelSpec& spec);
 // Every entry point of the unit: the main (primary-cluster) kernel, the CSR packer of sample
 // specs, then the other row kernels in row_clusters() order.
 std::vector<std::string> kernel_name_expressions(const KernelSpec& spec);
+// The row cluster of each entry point, parallel to kernel_name_expressions(); 0 for the packer.
+std::vector<int> entry_clusters(const KernelSpec& spec);
 
 struct NvrtcInfo {
   int major = 0, minor = 0;
@@ -64,7 +66,6 @@ struct Compiled {
   std::string log;
   // The largest over the module's kernels (ptxas report); -1: unknown (PTX).
   int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;
-  std::vector<KernelReport> kernel_reports;        // parallel to lowered_names
   double compile_seconds = 0;
 
   nlohmann::json metadata() const;  // what the cache entry stores
@@ -73,6 +74,9 @@ struct Compiled {
 Compiled compile(const CompileInputs& inputs);
 // Rebuild from a cache entry's metadata and binary (the inputs must be the ones that keyed it).
 Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, std::vector<char> binary);
+// Each entry point's own ptxas report, parallel to lowered_names, read from the log (ptxas reports
+// kernel by kernel); the metadata keeps only the maxima.
+std::vector<KernelReport> kernel_reports(const Compiled& c);
 
 std::string library_version();
 

@@ -327,23 +327,14 @@ TEST_CASE("compile errors carry the log, the options and the NVRTC version", "[c
 // every other kernel, the cluster kernels of the same module included, must not spill at all.
 constexpr int kSamplerStackBytes = 256;
 
-// The row cluster of each entry point, parallel to kernel_name_expressions(); 0 for the sampler's
-// CSR packer.
-static std::vector<int> entry_clusters(const KernelSpec& s) {
-  const std::vector<int> rows = s.row_clusters();
-  std::vector<int> out = {s.primary_cluster()};
-  if (s.kind == Kind::Sample) out.push_back(0);
-  out.insert(out.end(), rows.begin() + 1, rows.end());
-  return out;
-}
-
-// The spill verdict of a compiled module, kernel by kernel: empty when every kernel keeps its rule.
-static std::string spill_failure(const KernelSpec& s, const Compiled& c) {
+// The spill verdict of a module's kernels (kernel_reports()): empty when every kernel keeps its
+// rule.
+static std::string spill_failure(const KernelSpec& s, const std::vector<KernelReport>& reports) {
   const std::vector<int> clusters = entry_clusters(s);
-  if (c.kernel_reports.size() != clusters.size()) return "no per-kernel ptxas report";
+  if (reports.size() != clusters.size()) return "no per-kernel ptxas report";
   std::string out;
   for (std::size_t i = 0; i < clusters.size(); ++i) {
-    const KernelReport& r = c.kernel_reports[i];
+    const KernelReport& r = reports[i];
     if (r.registers <= 0 || r.stack_bytes < 0) {
       out += "kernel " + std::to_string(i) + ": no ptxas report; ";
       continue;
@@ -383,30 +374,29 @@ TEST_CASE("ptxas reports are read kernel by kernel, and the spill rules judge ea
                          {"stack_bytes", 72},
                          {"spill_stores", 72},
                          {"spill_loads", 72}};
-  Compiled c = from_cache_entry(in, meta, std::vector<char>(8, 0));
-  REQUIRE(c.kernel_reports.size() == names.size());
+  std::vector<KernelReport> reports = kernel_reports(from_cache_entry(in, meta, std::vector<char>(8, 0)));
+  REQUIRE(reports.size() == names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
-    CHECK(c.kernel_reports[i].registers == 60 + static_cast<int>(i));
-    CHECK(c.kernel_reports[i].stack_bytes == (clusters[i] == 1 ? 72 : 0));
+    CHECK(reports[i].registers == 60 + static_cast<int>(i));
+    CHECK(reports[i].stack_bytes == (clusters[i] == 1 ? 72 : 0));
   }
-  CHECK(spill_failure(s, c) == "");
+  CHECK(spill_failure(s, reports) == "");
   // A cluster kernel that spills fails, though the module's maxima are the same.
-  c.kernel_reports[0].spill_stores = 4;
-  CHECK_THAT(spill_failure(s, c), Catch::Contains("cluster 16"));
-  c.kernel_reports[0].spill_stores = 0;
+  reports[0].spill_stores = 4;
+  CHECK_THAT(spill_failure(s, reports), Catch::Contains("cluster 16"));
+  reports[0].spill_stores = 0;
   // The one-CTA sampler past its bound fails; so does a truncation kernel that spills at all.
-  c.kernel_reports.back().stack_bytes = kSamplerStackBytes + 8;
-  CHECK_THAT(spill_failure(s, c), Catch::Contains("cluster 1)"));
+  reports.back().stack_bytes = kSamplerStackBytes + 8;
+  CHECK_THAT(spill_failure(s, reports), Catch::Contains("cluster 1)"));
   KernelSpec t = s;
   t.kind = Kind::Truncate;
-  Compiled ct = c;
-  ct.kernel_reports = {c.kernel_reports[0], c.kernel_reports[2], c.kernel_reports[3], c.kernel_reports[4]};
-  ct.kernel_reports.back().stack_bytes = 8;
-  CHECK_THAT(spill_failure(t, ct), Catch::Contains("cluster 1)"));
+  std::vector<KernelReport> truncation = {reports[0], reports[2], reports[3], reports[4]};
+  truncation.back().stack_bytes = 8;
+  CHECK_THAT(spill_failure(t, truncation), Catch::Contains("cluster 1)"));
   // An entry point ptxas did not report (PTX, or a log cut short) is not taken as clean.
   meta["log"] = "";
-  const Compiled none = from_cache_entry(in, meta, std::vector<char>(8, 0));
-  CHECK_THAT(spill_failure(s, none), Catch::Contains("no ptxas report"));
+  CHECK_THAT(spill_failure(s, kernel_reports(from_cache_entry(in, meta, std::vector<char>(8, 0)))),
+             Catch::Contains("no ptxas report"));
 }
 
 // Compiles every spec on all cores; returns how many failed (each failure is logged). A variant
@@ -422,7 +412,7 @@ static std::size_t compile_all_clean(const std::vector<KernelSpec>& specs) {
         else if (c.lowered_names.size() != kernel_name_expressions(specs[i]).size()) failures[i] = "entry points";
         else if (c.registers <= 0) failures[i] = "no ptxas register report";
         else
-          failures[i] = spill_failure(specs[i], c);
+          failures[i] = spill_failure(specs[i], kernel_reports(c));
       } catch (const std::exception& e) {
         failures[i] = e.what();
       }
@@ -533,25 +523,26 @@ TEST_CASE("sample variants compile for sm_90 within the spill bound and with eve
           const Compiled c = compile(make_compile_inputs(s));
           INFO(s.canonical());
           CHECK(c.lowered_names.size() == s.row_clusters().size() + 1);
-          CHECK(spill_failure(s, c) == "");
+          const std::vector<KernelReport> reports = kernel_reports(c);
+          CHECK(spill_failure(s, reports) == "");
           // Each entry point has its own ptxas report, within the module's maxima, and the one-CTA
           // kernel is sized for 1024 threads per SM (64 registers at most).
-          REQUIRE(c.kernel_reports.size() == c.lowered_names.size());
+          REQUIRE(reports.size() == c.lowered_names.size());
           const std::vector<int> clusters = entry_clusters(s);
           for (std::size_t i = 0; i < clusters.size(); ++i) {
-            const KernelReport& r = c.kernel_reports[i];
+            const KernelReport& r = reports[i];
             CHECK(r.registers > 0);
             CHECK(r.registers <= c.registers);
             CHECK(r.stack_bytes <= c.stack_bytes);
             if (clusters[i] == 1) CHECK(r.registers <= 64);
           }
           // A cache entry gives the same reports back (from the log it stores).
-          const Compiled again = from_cache_entry(c.inputs, c.metadata(), c.binary);
-          REQUIRE(again.kernel_reports.size() == c.kernel_reports.size());
-          for (std::size_t i = 0; i < c.kernel_reports.size(); ++i) {
-            CHECK(again.kernel_reports[i].registers == c.kernel_reports[i].registers);
-            CHECK(again.kernel_reports[i].spill_stores == c.kernel_reports[i].spill_stores);
-            CHECK(again.kernel_reports[i].stack_bytes == c.kernel_reports[i].stack_bytes);
+          const std::vector<KernelReport> again = kernel_reports(from_cache_entry(c.inputs, c.metadata(), c.binary));
+          REQUIRE(again.size() == reports.size());
+          for (std::size_t i = 0; i < reports.size(); ++i) {
+            CHECK(again[i].registers == reports[i].registers);
+            CHECK(again[i].spill_stores == reports[i].spill_stores);
+            CHECK(again[i].stack_bytes == reports[i].stack_bytes);
           }
         }
 }
