@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -54,7 +56,7 @@ Target choose_target(const std::string& device_arch, const NvrtcInfo& info) {
                 fmt::format("NVRTC {} supports sm_{} .. sm_{}", info.version(), info.archs.front(), info.archs.back()));
 }
 
-std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& nvrtc) {
+std::vector<std::string> compile_options(const Target& target) {
   std::vector<std::string> opts = {
       "--std=c++17",
       fmt::format("--gpu-architecture={}", target.arch),
@@ -67,12 +69,6 @@ std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& 
   };
   // ptxas runs only for cubins; its report gives registers and spills for the metadata.
   if (!target.ptx) opts.emplace_back("--ptxas-options=--verbose");
-  // An auto module holds up to four row kernels (and the sampler a packing kernel); NVRTC can
-  // optimize and assemble them on separate threads, which cut a cold compile's wall time by about
-  // 40% (measured with two kernels). The SASS barely moves (bf16 V=151936: the cluster kernel
-  // identical, the one-CTA kernel 128 bytes longer). NVRTC 12.4+ knows the option
-  // (docs/benchmarks.md, "JIT cost").
-  if (nvrtc.major > 12 || (nvrtc.major == 12 && nvrtc.minor >= 4)) opts.emplace_back("--split-compile=0");
   return opts;
 }
 
@@ -83,7 +79,7 @@ CompileInputs make_compile_inputs(const KernelSpec& spec) {
   in.spec = spec;
   in.source = render(spec);
   in.target = choose_target(spec.arch, info);
-  in.options = compile_options(in.target, info);
+  in.options = compile_options(in.target);
   in.nvrtc_version = info.version();
   return in;
 }
@@ -107,6 +103,7 @@ std::string CompileInputs::digest() const {
   for (const auto& o : options) field("option", o);
   field("target", target.arch);
   field("target_kind", target.ptx ? "ptx" : "cubin");
+  field("programs", std::to_string(program_count(spec)));
   field("nvrtc", nvrtc_version);
   const XXH128_hash_t h = XXH3_128bits_digest(st);
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
@@ -160,18 +157,26 @@ void parse_ptxas_report(Compiled& c) {
 
 }  // namespace
 
-Compiled compile(const CompileInputs& in) {
+namespace {
+
+// One NVRTC program of a module: the unit with program_option(program), its entry points' names.
+struct ProgramOutput {
+  std::vector<char> image;
+  std::vector<std::string> lowered;  // parallel to the program's name expressions
+  std::string log;
+};
+
+ProgramOutput compile_program(const CompileInputs& in, int program, const std::vector<std::string>& exprs) {
   const auto& api = detail::nvrtc();
-  const auto t0 = std::chrono::steady_clock::now();
-  Compiled out;
-  out.inputs = in;
+  ProgramOutput out;
   Program p;
-  const std::string name = in.spec.canonical() + ".cu";
+  const std::string name = fmt::format("{}.p{}.cu", in.spec.canonical(), program);
   SAMPLEJIT_NVRTC_CALL(api.createProgram(&p.prog, in.source.c_str(), name.c_str(), 0, nullptr, nullptr));
-  const std::vector<std::string> exprs = kernel_name_expressions(in.spec);
   for (const auto& e : exprs) SAMPLEJIT_NVRTC_CALL(api.addNameExpression(p.prog, e.c_str()));
+  std::vector<std::string> options = in.options;
+  options.push_back(program_option(program));
   std::vector<const char*> argv;
-  for (const auto& o : in.options) argv.push_back(o.c_str());
+  for (const auto& o : options) argv.push_back(o.c_str());
   const nvrtcResult rc = api.compileProgram(p.prog, static_cast<int>(argv.size()), argv.data());
   std::size_t log_size = 0;
   if (api.getProgramLogSize(p.prog, &log_size) == NVRTC_SUCCESS && log_size > 1) {
@@ -180,26 +185,75 @@ Compiled compile(const CompileInputs& in) {
     out.log.resize(log_size - 1);
   }
   if (rc != NVRTC_SUCCESS) {
-    const std::string opts = fmt::format("{}", fmt::join(in.options, " "));
-    throw CompileError(fmt::format("NVRTC {} failed to compile {}: {}\noptions: {}\nlog:\n{}", in.nvrtc_version,
-                                   in.spec.canonical(), api.getErrorString(rc), opts, out.log),
+    const std::string opts = fmt::format("{}", fmt::join(options, " "));
+    throw CompileError(fmt::format("NVRTC {} failed to compile {} (program {} of {}): {}\noptions: {}\nlog:\n{}",
+                                   in.nvrtc_version, in.spec.canonical(), program, program_count(in.spec),
+                                   api.getErrorString(rc), opts, out.log),
                        out.log, opts, in.nvrtc_version);
   }
   for (const auto& e : exprs) {
     const char* lowered = nullptr;
     SAMPLEJIT_NVRTC_CALL(api.getLoweredName(p.prog, e.c_str(), &lowered));
-    out.lowered_names.emplace_back(lowered);
+    out.lowered.emplace_back(lowered);
   }
-  out.lowered_name = out.lowered_names.front();
   std::size_t size = 0;
   if (in.target.ptx) {
     SAMPLEJIT_NVRTC_CALL(api.getPTXSize(p.prog, &size));
-    out.binary.resize(size);
-    SAMPLEJIT_NVRTC_CALL(api.getPTX(p.prog, out.binary.data()));
+    out.image.resize(size);
+    SAMPLEJIT_NVRTC_CALL(api.getPTX(p.prog, out.image.data()));
   } else {
     SAMPLEJIT_NVRTC_CALL(api.getCUBINSize(p.prog, &size));
-    out.binary.resize(size);
-    SAMPLEJIT_NVRTC_CALL(api.getCUBIN(p.prog, out.binary.data()));
+    out.image.resize(size);
+    SAMPLEJIT_NVRTC_CALL(api.getCUBIN(p.prog, out.image.data()));
+  }
+  return out;
+}
+
+}  // namespace
+
+Compiled compile(const CompileInputs& in) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int n = program_count(in.spec);
+  const std::vector<std::string> exprs = kernel_name_expressions(in.spec);
+  const std::vector<int> owner = entry_programs(in.spec);
+  std::vector<std::vector<std::string>> program_exprs(static_cast<std::size_t>(n));
+  for (std::size_t e = 0; e < exprs.size(); ++e) program_exprs[static_cast<std::size_t>(owner[e])].push_back(exprs[e]);
+
+  // Programs 1.. on threads of their own, program 0 on this one; the first failure in program
+  // order is the one reported.
+  std::vector<ProgramOutput> outputs(static_cast<std::size_t>(n));
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n));
+  auto run = [&](int p) {
+    try {
+      outputs[static_cast<std::size_t>(p)] = compile_program(in, p, program_exprs[static_cast<std::size_t>(p)]);
+    } catch (...) {
+      errors[static_cast<std::size_t>(p)] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int p = 1; p < n; ++p) {
+    try {
+      threads.emplace_back(run, p);
+    } catch (const std::system_error&) {
+      run(p);  // no thread to be had: compile it here
+    }
+  }
+  run(0);
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+
+  Compiled out;
+  out.inputs = in;
+  std::vector<std::size_t> next(static_cast<std::size_t>(n), 0);
+  for (std::size_t e = 0; e < exprs.size(); ++e) {
+    const auto p = static_cast<std::size_t>(owner[e]);
+    out.lowered_names.push_back(outputs[p].lowered[next[p]++]);
+  }
+  out.lowered_name = out.lowered_names.front();
+  for (auto& o : outputs) {
+    out.images.push_back(std::move(o.image));
+    out.log += o.log;
   }
   parse_ptxas_report(out);
   out.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -207,6 +261,12 @@ Compiled compile(const CompileInputs& in) {
 }
 
 namespace {
+std::vector<std::size_t> program_bytes(const std::vector<std::vector<char>>& images) {
+  std::vector<std::size_t> out;
+  for (const auto& i : images) out.push_back(i.size());
+  return out;
+}
+
 // Dynamic shared memory of each row kernel, parallel to KernelSpec::row_clusters().
 std::vector<std::int64_t> shared_bytes_by_cluster(const KernelSpec& spec) {
   std::vector<std::int64_t> bytes;
@@ -228,6 +288,7 @@ nlohmann::json Compiled::metadata() const {
       {"lowered_name", lowered_name},
       {"name_expressions", kernel_name_expressions(inputs.spec)},
       {"lowered_names", lowered_names},
+      {"program_bytes", program_bytes(images)},
       // The launch configuration chosen for this module (docs/design.md, "Choosing the cluster").
       {"tuning",
        {{"block", inputs.spec.block},
@@ -247,16 +308,38 @@ nlohmann::json Compiled::metadata() const {
   };
 }
 
-Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, std::vector<char> binary) {
+std::vector<char> Compiled::payload() const {
+  std::vector<char> out;
+  for (const auto& i : images) out.insert(out.end(), i.begin(), i.end());
+  return out;
+}
+
+Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, const std::vector<char>& payload) {
   Compiled c;
   c.inputs = inputs;
-  c.binary = std::move(binary);
   try {
     c.lowered_name = meta.at("lowered_name").get<std::string>();
     c.lowered_names = meta.at("lowered_names").get<std::vector<std::string>>();
     if (meta.at("name_expressions").get<std::vector<std::string>>() != kernel_name_expressions(inputs.spec) ||
-        c.lowered_names.empty() || c.lowered_names.front() != c.lowered_name)
+        c.lowered_names.size() != kernel_name_expressions(inputs.spec).size() ||
+        c.lowered_names.front() != c.lowered_name)
       throw Error(ErrorCode::Cache, "cache entry's entry points do not match this build");
+    const auto sizes = meta.at("program_bytes").get<std::vector<std::size_t>>();
+    if (sizes.size() != static_cast<std::size_t>(program_count(inputs.spec)))
+      throw Error(ErrorCode::Cache, fmt::format("cache entry holds {} program image(s), this build compiles {}", sizes.size(),
+                                                program_count(inputs.spec)));
+    std::size_t at = 0;
+    for (std::size_t n : sizes) {
+      if (n == 0 || n > payload.size() - at)
+        throw Error(ErrorCode::Cache, fmt::format("cache entry's program sizes do not add up to its {} payload bytes",
+                                                  payload.size()));
+      c.images.emplace_back(payload.begin() + static_cast<std::ptrdiff_t>(at),
+                            payload.begin() + static_cast<std::ptrdiff_t>(at + n));
+      at += n;
+    }
+    if (at != payload.size())
+      throw Error(ErrorCode::Cache,
+                  fmt::format("cache entry's program sizes do not add up to its {} payload bytes", payload.size()));
     c.log = meta.value("log", "");
     c.registers = meta.value("registers", -1);
     c.spill_stores = meta.value("spill_stores", -1);
@@ -266,7 +349,8 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::Cache, fmt::format("cache entry metadata for {} is incomplete: {}", inputs.spec.canonical(), e.what()));
   }
-  if (c.lowered_name.empty()) throw Error(ErrorCode::Cache, "cache entry has an empty lowered name");
+  for (const auto& name : c.lowered_names)
+    if (name.empty()) throw Error(ErrorCode::Cache, "cache entry has an empty lowered name");
   return c;
 }
 

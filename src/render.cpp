@@ -51,6 +51,11 @@ std::string instantiation(const KernelSpec& spec, int cluster) {
                      sample ? "const sj::SampleParams" : "void*, long long, int, const int*, const float*, void*");
 }
 
+// The sampler's CSR packer, one CTA of 1024 threads (Kernel::sample launches it so).
+constexpr std::string_view kCsrPackExpression = "&sj::csr_pack_kernel<1024>";
+constexpr std::string_view kCsrPackInstantiation =
+    "template __global__ void sj::csr_pack_kernel<1024>(const int*, const int*, int, int, long long*, int*);\n";
+
 }  // namespace
 
 std::string kernel_name_expression(const KernelSpec& spec) {
@@ -68,19 +73,42 @@ std::vector<int> entry_clusters(const KernelSpec& spec) {
 std::vector<std::string> kernel_name_expressions(const KernelSpec& spec) {
   std::vector<std::string> names;
   for (int c : entry_clusters(spec))
-    names.push_back(c == 0 ? std::string("&sj::csr_pack_kernel")
+    names.push_back(c == 0 ? std::string(kCsrPackExpression)
                            : fmt::format("&sj::{}_kernel<{}>", to_string(spec.kind), template_args(spec, c)));
   return names;
 }
 
+int program_count(const KernelSpec& spec) { return static_cast<int>(spec.row_clusters().size()); }
+
+std::vector<int> entry_programs(const KernelSpec& spec) {
+  const int n = program_count(spec);
+  std::vector<int> out = {0};
+  if (spec.kind == Kind::Sample) out.push_back(0);
+  for (int p = 1; p < n; ++p) out.push_back(p);
+  return out;
+}
+
+std::string program_option(int program) { return fmt::format("-DSJ_PROGRAM={}", program); }
+
 std::string render(const KernelSpec& spec) {
   spec.validate();
   const bool sample = spec.kind == Kind::Sample;
+  // Program p instantiates the p-th row kernel (and program 0 the sampler's packer); without
+  // SJ_PROGRAM, as when the unit is compiled by hand, every kernel is instantiated.
   std::string instantiations;
-  for (int c : spec.row_clusters()) instantiations += instantiation(spec, c);
-  return fmt::format("// samplejit {} generated for {}\n{}\n{}\n{}", library_version(), spec.canonical(),
-                     template_text("select.cuh"), template_text(sample ? "sample.cuh" : "truncate.cuh"),
-                     instantiations);
+  const std::vector<int> rows = spec.row_clusters();
+  for (std::size_t p = 0; p < rows.size(); ++p) {
+    instantiations += fmt::format("#if !defined(SJ_PROGRAM) || SJ_PROGRAM == {}\n", p);
+    instantiations += instantiation(spec, rows[p]);
+    if (p == 0 && sample) instantiations += kCsrPackInstantiation;
+    instantiations += "#endif\n";
+  }
+  return fmt::format(
+      "// samplejit {} generated for {}\n"
+      "// NVRTC compiles this unit once per row kernel: {} program(s), each with -DSJ_PROGRAM=<its index>.\n"
+      "{}\n{}\n{}",
+      library_version(), spec.canonical(), rows.size(), template_text("select.cuh"),
+      template_text(sample ? "sample.cuh" : "truncate.cuh"), instantiations);
 }
 
 }  // namespace samplejit

@@ -35,7 +35,7 @@ struct Kernel::Impl {
   std::string digest;
   Source source = Source::Compiled;
   CUcontext context = nullptr;  // the device's primary context (retained by the runtime)
-  CUlibrary library = nullptr;
+  std::vector<CUlibrary> libraries;  // one per NVRTC program of the module (program_count())
   // The module's row kernels, largest cluster first (KernelSpec::row_clusters(), less any whose
   // shared memory this device cannot give).
   struct RowKernel {
@@ -140,7 +140,8 @@ struct Kernel::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
-    if (library && detail::driver_available()) detail::driver().libraryUnload(library);  // best effort at exit
+    if (detail::driver_available())
+      for (CUlibrary l : libraries) detail::driver().libraryUnload(l);  // best effort at exit
   }
 };
 
@@ -271,7 +272,7 @@ struct Runtime::Impl {
       if (disk) {
         if (auto entry = disk->load(in.spec, digest)) {
           try {
-            result = std::make_shared<const Compiled>(from_cache_entry(in, entry->meta, std::move(entry->binary)));
+            result = std::make_shared<const Compiled>(from_cache_entry(in, entry->meta, entry->binary));
             source = Source::Disk;
             disk_hits++;
           } catch (const Error& e) {
@@ -284,7 +285,7 @@ struct Runtime::Impl {
       if (!result) {
         auto fresh = std::make_shared<Compiled>(compile(in));
         nvrtc_compiles++;
-        if (disk) disk->store(in.spec, digest, CacheEntry{fresh->metadata(), fresh->binary});
+        if (disk) disk->store(in.spec, digest, CacheEntry{fresh->metadata(), fresh->payload()});
         result = std::move(fresh);
       }
       slot->source = source;
@@ -346,24 +347,33 @@ struct Runtime::Impl {
     k->source = source;
     k->context = rec.context;
     SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(rec.context));
-    std::vector<char> image = c.binary;
-    if (c.inputs.target.ptx && (image.empty() || image.back() != '\0')) image.push_back('\0');
-    SAMPLEJIT_CU_CALL(cu.libraryLoadData(&k->library, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+    for (std::vector<char> image : c.images) {
+      if (c.inputs.target.ptx && (image.empty() || image.back() != '\0')) image.push_back('\0');
+      CUlibrary lib = nullptr;
+      SAMPLEJIT_CU_CALL(cu.libraryLoadData(&lib, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+      k->libraries.push_back(lib);
+    }
     loads++;
-    // Entry points: the primary row kernel, the sampler's CSR packer, then the other row kernels
-    // (kernel_name_expressions()).
-    const std::vector<int> row_clusters = spec.row_clusters();
-    const std::size_t others = spec.kind == Kind::Sample ? 2 : 1;
-    if (c.lowered_names.size() != others + row_clusters.size() - 1)
-      throw Error(ErrorCode::Internal, fmt::format("module of {} has {} entry points, expected {}", spec.canonical(),
-                                                   c.lowered_names.size(), others + row_clusters.size() - 1));
+    const std::vector<int> clusters = entry_clusters(spec);
+    const std::vector<int> programs = entry_programs(spec);
+    if (c.lowered_names.size() != clusters.size() || k->libraries.size() != static_cast<std::size_t>(program_count(spec)))
+      throw Error(ErrorCode::Internal,
+                  fmt::format("module of {} has {} entry points in {} programs, expected {} in {}", spec.canonical(),
+                              c.lowered_names.size(), k->libraries.size(), clusters.size(), program_count(spec)));
     CUdevice dev = 0;
     SAMPLEJIT_CU_CALL(cu.deviceGet(&dev, rec.info.ordinal));
     int optin = 0;
     SAMPLEJIT_CU_CALL(cu.deviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev));
-    for (std::size_t i = 0; i < row_clusters.size(); ++i) {
-      const int cluster = row_clusters[i];
-      const std::string& name = c.lowered_names[i == 0 ? 0 : others + i - 1];
+    // Entry points in kernel_name_expressions() order: row kernels largest cluster first (as
+    // row_clusters()), the sampler's CSR packer (cluster 0) after the first.
+    for (std::size_t e = 0; e < clusters.size(); ++e) {
+      const int cluster = clusters[e];
+      CUlibrary lib = k->libraries[static_cast<std::size_t>(programs[e])];
+      const std::string& name = c.lowered_names[e];
+      if (cluster == 0) {
+        SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->csr_pack, lib, name.c_str()));
+        continue;
+      }
       const std::int64_t bytes = cluster_shared_bytes(spec, cluster);
       if (bytes > optin) {
         if (spec.cluster != kAutoCluster)
@@ -374,7 +384,7 @@ struct Runtime::Impl {
       }
       Kernel::Impl::RowKernel rk;
       rk.cluster = cluster;
-      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&rk.kernel, k->library, name.c_str()));
+      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&rk.kernel, lib, name.c_str()));
       if (cluster > 1) {
         rk.shared_bytes = static_cast<unsigned>(bytes);
         SAMPLEJIT_CU_CALL(cu.kernelSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
@@ -387,8 +397,6 @@ struct Runtime::Impl {
       k->kernels.push_back(rk);
       k->clusters.push_back(cluster);
     }
-    if (spec.kind == Kind::Sample)  // the entry-point count above includes the packer
-      SAMPLEJIT_CU_CALL(cu.libraryGetKernel(&k->csr_pack, k->library, c.lowered_names[1].c_str()));
     return k;
   }
 };

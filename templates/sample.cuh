@@ -259,25 +259,27 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C)) sample_kernel(con
 }
 
 // Packs the padded kept ids of sample_kernel into CSR: offsets[batch + 1] and ids. A row whose
-// kept set exceeds the capacity (or that has no candidate) gets an empty range. One CTA of 1024.
-__global__ void __launch_bounds__(1024, 1)
+// kept set exceeds the capacity (or that has no candidate) gets an empty range. One CTA of
+// THREADS (the host launches 1024).
+template <int THREADS>
+__global__ void __launch_bounds__(THREADS, 1)
     csr_pack_kernel(const int* kept_count, const int* kept_ids, int capacity, int batch, long long* offsets, int* ids) {
   __shared__ u64 scratch[32];
-  __shared__ long long chunk_offsets[1024];
+  __shared__ long long chunk_offsets[THREADS];
   long long running = 0;
-  for (int first = 0; first < batch; first += 1024) {
+  for (int first = 0; first < batch; first += THREADS) {
     const int r = first + static_cast<int>(threadIdx.x);
     const int n = r < batch ? kept_count[r] : 0;
     const u64 len = n > 0 && n <= capacity ? static_cast<u64>(n) : 0ull;
     u64 total;
-    const u64 before = block_exclusive_scan<1024>(len, scratch, total);
+    const u64 before = block_exclusive_scan<THREADS>(len, scratch, total);
     chunk_offsets[threadIdx.x] = running + static_cast<long long>(before);
     if (r < batch) offsets[r] = running + static_cast<long long>(before);
     __syncthreads();
     // One warp per row copies its ids.
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int rows = batch - first < 1024 ? batch - first : 1024;
-    for (int j = warp; j < rows; j += 32) {
+    const int rows = batch - first < THREADS ? batch - first : THREADS;
+    for (int j = warp; j < rows; j += THREADS / 32) {
       const int m = kept_count[first + j];
       if (m <= 0 || m > capacity) continue;
       const int* src = kept_ids + static_cast<long long>(first + j) * capacity;

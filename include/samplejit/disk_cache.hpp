@@ -70,6 +70,6 @@ std::vector<char> encode_entry(const CacheEntry& entry);
 // Throws samplejit::Error (code Cache) with the reason when the bytes are not a valid entry.
 CacheEntry decode_entry(const std::vector<char>& bytes);
 
-constexpr int kCacheSchemaVersion = 1;   // bump when the key or layout changes
+constexpr int kCacheSchemaVersion = 2;   // bump when the key or layout changes
 
 }  // namespace samplejit

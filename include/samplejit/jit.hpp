@@ -12,8 +12,17 @@
 namespace samplejit {
 
 // The exact CUDA C++ translation unit compiled for a spec: the embedded templates followed by one
-// explicit instantiation per row kernel (KernelSpec::row_clusters()). `samplejit render` prints it.
+// explicit instantiation per row kernel (KernelSpec::row_clusters()), each under its program's
+// SJ_PROGRAM guard. `samplejit render` prints it.
 std::string render(const KernelSpec& spec);
+// NVRTC compiles the unit once per row kernel, each program on its own thread: NVRTC's front end
+// and optimizer run on one thread per program, so one program per module made a cold compile
+// take the sum of its kernels' times (docs/design.md, "Compile time"). Program p is the unit
+// with program_option(p), and holds row kernel p (program 0 also the sampler's CSR packer).
+int program_count(const KernelSpec& spec);
+std::string program_option(int program);  // "-DSJ_PROGRAM=<program>"
+// The program holding each entry point, parallel to kernel_name_expressions().
+std::vector<int> entry_programs(const KernelSpec& spec);
 // The NVRTC name expression whose lowered name is the kernel entry point.
 std::string kernel_name_expression(const KernelSpec& spec);
 // Every entry point of the unit: the main (primary-cluster) kernel, the CSR packer of sample
@@ -51,7 +60,8 @@ struct CompileInputs {
 CompileInputs make_compile_inputs(const KernelSpec& spec);
 // The canonical NVRTC options for a target and NVRTC version. docs/semantics.md explains the
 // floating-point flags.
-std::vector<std::string> compile_options(const Target& target, const NvrtcInfo& nvrtc);
+// Each program adds its program_option().
+std::vector<std::string> compile_options(const Target& target);
 
 // One kernel's lines of the ptxas report; -1: not reported (PTX, or a log cut short in the cache).
 struct KernelReport {
@@ -60,20 +70,22 @@ struct KernelReport {
 
 struct Compiled {
   CompileInputs inputs;
-  std::vector<char> binary;
+  std::vector<std::vector<char>> images;           // one cubin (or PTX) per program
   std::string lowered_name;                        // of the main entry point
   std::vector<std::string> lowered_names;          // parallel to kernel_name_expressions()
-  std::string log;
+  std::string log;                                 // every program's log, in program order
   // The largest over the module's kernels (ptxas report); -1: unknown (PTX).
   int registers = -1, spill_stores = -1, spill_loads = -1, stack_bytes = -1;
   double compile_seconds = 0;
 
   nlohmann::json metadata() const;  // what the cache entry stores
+  std::vector<char> payload() const;  // the images back to back (their sizes are in metadata())
 };
 // Runs NVRTC. Throws CompileError carrying the log, the options and the NVRTC version.
 Compiled compile(const CompileInputs& inputs);
-// Rebuild from a cache entry's metadata and binary (the inputs must be the ones that keyed it).
-Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, std::vector<char> binary);
+// Rebuild from a cache entry's metadata and payload (the inputs must be the ones that keyed it).
+// Throws Error(Cache) when they do not describe this build's programs.
+Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& meta, const std::vector<char>& payload);
 // Each entry point's own ptxas report, parallel to lowered_names, read from the log (ptxas reports
 // kernel by kernel); the metadata keeps only the maxima.
 std::vector<KernelReport> kernel_reports(const Compiled& c);

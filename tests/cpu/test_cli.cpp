@@ -198,7 +198,7 @@ TEST_CASE("cli prewarm compiles once, then hits the disk cache", "[cli]") {
 
   const auto files = sjit_files(root);
   REQUIRE(files.size() == 1);
-  CHECK(files[0].parent_path() == root / "v1" / "sm_90" / "bf16" / "v32000");
+  CHECK(files[0].parent_path() == root / "v2" / "sm_90" / "bf16" / "v32000");
   CHECK(files[0].filename().string().rfind(kBitSpec + ".", 0) == 0);
 
   // --json reports the same hit as a machine-readable row.
@@ -236,8 +236,8 @@ TEST_CASE("cli prewarm --model-config expands dtype x vocab x archs", "[cli]") {
 
   const auto files = sjit_files(root);
   REQUIRE(files.size() == 2);
-  CHECK(files[0].parent_path() == root / "v1" / "sm_80" / "fp32" / "v50257");
-  CHECK(files[1].parent_path() == root / "v1" / "sm_90" / "fp32" / "v50257");
+  CHECK(files[0].parent_path() == root / "v2" / "sm_80" / "fp32" / "v50257");
+  CHECK(files[1].parent_path() == root / "v2" / "sm_90" / "fp32" / "v50257");
 }
 
 TEST_CASE("cli prewarm --model-config rejects bad configs", "[cli]") {

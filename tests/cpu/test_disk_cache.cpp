@@ -303,7 +303,7 @@ TEST_CASE("disk cache: store then load round-trips at the documented path", "[ca
   CHECK_FALSE(fs::exists(root));
 
   REQUIRE(cache.store(spec, kDigestA, entry));
-  const fs::path expected = root / "v1" / "sm_90" / "bf16" / "v151936" /
+  const fs::path expected = root / "v2" / "sm_90" / "bf16" / "v151936" /
                             ("truncate-bf16-v151936-b512-cauto-bitmask-sm_90." + kDigestA + ".sjit");
   CHECK(cache.entry_path(spec, kDigestA) == expected);
   CHECK(fs::is_regular_file(expected));
@@ -314,8 +314,8 @@ TEST_CASE("disk cache: store then load round-trips at the documented path", "[ca
   CHECK(got->meta == entry.meta);
   CHECK(got->binary == entry.binary);
 
-  for (const fs::path& d : {tmp.path / "a", root, root / "v1", root / "v1" / "sm_90", root / "v1" / "sm_90" / "bf16",
-                            root / "v1" / "sm_90" / "bf16" / "v151936", root / "tmp"}) {
+  for (const fs::path& d : {tmp.path / "a", root, root / "v2", root / "v2" / "sm_90", root / "v2" / "sm_90" / "bf16",
+                            root / "v2" / "sm_90" / "bf16" / "v151936", root / "tmp"}) {
     INFO(d.string());
     CHECK(mode_of(d) == 0700u);
   }
@@ -653,10 +653,10 @@ TEST_CASE("disk cache: list, total_bytes, prune and clear", "[cache]") {
     entry_bytes += fs::file_size(cache.entry_path(s, digests[i]));
   }
   // A damaged entry, a file that is not an entry, and a temp file from an interrupted store.
-  const fs::path junk = root / "v1" / "sm_90" / "bf16" / "v1000" / ("junk." + kDigestA + ".sjit");
+  const fs::path junk = root / "v2" / "sm_90" / "bf16" / "v1000" / ("junk." + kDigestA + ".sjit");
   write_bytes(junk, {'n', 'o', 'p', 'e'});
   set_mtime(junk, base + 10000);  // newest
-  write_bytes(root / "v1" / "README.txt", {'h', 'i'});
+  write_bytes(root / "v2" / "README.txt", {'h', 'i'});
   write_bytes(root / "tmp" / "partial.XXXXXX", std::vector<char>(300, 'p'));
 
   auto listed = cache.list();
@@ -737,8 +737,8 @@ TEST_CASE("disk cache: list, total_bytes, prune and clear", "[cache]") {
   CHECK(cache.list().empty());
   CHECK(cache.total_bytes() == 0);
   CHECK(fs::is_directory(root));
-  CHECK(fs::exists(root / "v1" / "README.txt"));
-  CHECK_FALSE(fs::exists(root / "v1" / "sm_90"));  // empty directories are dropped
+  CHECK(fs::exists(root / "v2" / "README.txt"));
+  CHECK_FALSE(fs::exists(root / "v2" / "sm_90"));  // empty directories are dropped
   CHECK_FALSE(cache.load(spec, kDigestA).has_value());
   CHECK(cache.clear() == 0);
   // The cache works again after a clear.

@@ -241,12 +241,21 @@ TEST_CASE("render output matches the golden file", "[render]") {
   // The rendered unit is the template as written plus one instantiation per row kernel.
   const std::string tpl = slurp(fs::path(SAMPLEJIT_SOURCE_DIR) / "templates/truncate.cuh");
   CHECK(out.find(tpl) != std::string::npos);
-  // An auto spec instantiates its row kernels, largest cluster first.
+  // An auto spec instantiates its row kernels, largest cluster first, one per NVRTC program.
   std::string tail;
+  int program = 0;
   for (int c : {16, 8, 4, 1})
-    tail += "template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, " + std::to_string(c) +
-            ", sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);\n";
+    tail += "#if !defined(SJ_PROGRAM) || SJ_PROGRAM == " + std::to_string(program++) +
+            "\ntemplate __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, " + std::to_string(c) +
+            ", sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);\n#endif\n";
   CHECK_THAT(out, Catch::EndsWith(tail));
+  CHECK(program_count(s) == 4);
+  CHECK(entry_programs(s) == std::vector<int>{0, 1, 2, 3});
+  KernelSpec sample = s;
+  sample.kind = Kind::Sample;  // the CSR packer goes with the first row kernel
+  CHECK(entry_programs(sample) == std::vector<int>{0, 0, 1, 2, 3});
+  CHECK(entry_clusters(sample) == std::vector<int>{16, 0, 8, 4, 1});
+  CHECK(program_option(2) == "-DSJ_PROGRAM=2");
   CHECK(render(spec_of(DType::F32, 7, 256, MaskKind::None)).find("sj::kF32, 7, 256, 1, sj::kMaskNone") !=
         std::string::npos);
   CHECK(kernel_name_expression(s) == "&sj::truncate_kernel<sj::kBF16, 151936, 512, 16, sj::kMaskBits>");
@@ -281,18 +290,11 @@ TEST_CASE("key digest is stable and sensitive to every input", "[key]") {
   const auto b = make_compile_inputs(spec_of(DType::F16, 32000, 256, MaskKind::Bool, "sm_80"));
   CHECK(a.digest() == make_compile_inputs(a.spec).digest());
   CHECK(a.digest() != b.digest());
-  CHECK(a.options == compile_options(a.target, nvrtc_info()));
+  CHECK(a.options == compile_options(a.target));
   CHECK(std::find(a.options.begin(), a.options.end(), "--ftz=false") != a.options.end());
   CHECK(std::find(a.options.begin(), a.options.end(), "--fmad=false") != a.options.end());
-  // Parallel compilation only where NVRTC knows the option; an older NVRTC would reject it.
-  const auto has_split = [](const std::vector<std::string>& o) {
-    return std::find(o.begin(), o.end(), "--split-compile=0") != o.end();
-  };
-  NvrtcInfo old_nvrtc, new_nvrtc;
-  old_nvrtc.major = 12, old_nvrtc.minor = 3;
-  new_nvrtc.major = 13, new_nvrtc.minor = 0;
-  CHECK_FALSE(has_split(compile_options(a.target, old_nvrtc)));
-  CHECK(has_split(compile_options(a.target, new_nvrtc)));
+  // The per-program define is added per program, not part of the shared options.
+  for (const auto& o : a.options) CHECK(o.rfind("-DSJ_PROGRAM", 0) != 0);
 }
 
 TEST_CASE("target choice: cubin for known archs, PTX only for newer devices", "[key]") {
@@ -366,15 +368,18 @@ TEST_CASE("ptxas reports are read kernel by kernel, and the spill rules judge ea
            " registers, used 1 barriers\n";
   }
   const CompileInputs in = make_compile_inputs(s);
+  const auto programs = static_cast<std::size_t>(program_count(s));
+  const std::vector<char> payload(2 * programs, 0);
   nlohmann::json meta = {{"lowered_name", names.front()},
                          {"lowered_names", names},
                          {"name_expressions", kernel_name_expressions(s)},
+                         {"program_bytes", std::vector<std::size_t>(programs, 2)},
                          {"log", log},
                          {"registers", 60 + static_cast<int>(names.size()) - 1},
                          {"stack_bytes", 72},
                          {"spill_stores", 72},
                          {"spill_loads", 72}};
-  std::vector<KernelReport> reports = kernel_reports(from_cache_entry(in, meta, std::vector<char>(8, 0)));
+  std::vector<KernelReport> reports = kernel_reports(from_cache_entry(in, meta, payload));
   REQUIRE(reports.size() == names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     CHECK(reports[i].registers == 60 + static_cast<int>(i));
@@ -395,8 +400,53 @@ TEST_CASE("ptxas reports are read kernel by kernel, and the spill rules judge ea
   CHECK_THAT(spill_failure(t, truncation), Catch::Contains("cluster 1)"));
   // An entry point ptxas did not report (PTX, or a log cut short) is not taken as clean.
   meta["log"] = "";
-  CHECK_THAT(spill_failure(s, kernel_reports(from_cache_entry(in, meta, std::vector<char>(8, 0)))),
+  CHECK_THAT(spill_failure(s, kernel_reports(from_cache_entry(in, meta, payload))),
              Catch::Contains("no ptxas report"));
+}
+
+TEST_CASE("each NVRTC program holds its own row kernels, and a cache entry splits back into them", "[compile]") {
+  KernelSpec s = spec_of(DType::F32, 32000, 512, MaskKind::None);
+  s.kind = Kind::Sample;
+  REQUIRE(s.row_clusters() == std::vector<int>{2, 1});
+  const Compiled c = compile(make_compile_inputs(s));
+  REQUIRE(c.images.size() == 2);
+  const std::vector<int> programs = entry_programs(s);  // {0, 0, 1}: the packer with the 2-CTA kernel
+  REQUIRE(c.lowered_names.size() == programs.size());
+  const auto holds = [](const std::vector<char>& image, const std::string& name) {
+    return std::search(image.begin(), image.end(), name.begin(), name.end()) != image.end();
+  };
+  for (std::size_t e = 0; e < programs.size(); ++e)
+    for (std::size_t p = 0; p < c.images.size(); ++p) {
+      INFO("entry " << e << " (" << c.lowered_names[e] << "), program " << p);
+      CHECK(holds(c.images[p], c.lowered_names[e]) == (static_cast<int>(p) == programs[e]));
+    }
+  // The log holds both programs' ptxas reports.
+  const std::vector<KernelReport> reports = kernel_reports(c);
+  for (const KernelReport& r : reports) CHECK(r.registers > 0);
+
+  const nlohmann::json meta = c.metadata();
+  CHECK(meta.at("program_bytes") == std::vector<std::size_t>{c.images[0].size(), c.images[1].size()});
+  const Compiled back = from_cache_entry(c.inputs, meta, c.payload());
+  CHECK(back.images == c.images);
+  CHECK(back.lowered_names == c.lowered_names);
+  // Sizes that do not describe the payload, or another program count, are a cache error.
+  std::vector<char> short_payload = c.payload();
+  short_payload.pop_back();
+  CHECK_THROWS_WITH(from_cache_entry(c.inputs, meta, short_payload), Catch::Contains("do not add up"));
+  std::vector<char> long_payload = c.payload();
+  long_payload.push_back(0);
+  CHECK_THROWS_WITH(from_cache_entry(c.inputs, meta, long_payload), Catch::Contains("do not add up"));
+  nlohmann::json one = meta;
+  one["program_bytes"] = std::vector<std::size_t>{c.payload().size()};
+  CHECK_THROWS_WITH(from_cache_entry(c.inputs, one, c.payload()), Catch::Contains("holds 1 program image(s)"));
+  nlohmann::json none = meta;
+  none.erase("program_bytes");
+  try {
+    (void)from_cache_entry(c.inputs, none, c.payload());
+    FAIL("an entry without program sizes was accepted");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::Cache);
+  }
 }
 
 // Compiles every spec on all cores; returns how many failed (each failure is logged). A variant
@@ -408,7 +458,11 @@ static std::size_t compile_all_clean(const std::vector<KernelSpec>& specs) {
     for (std::size_t i; (i = next++) < specs.size();) {
       try {
         const Compiled c = compile(make_compile_inputs(specs[i]));
-        if (c.binary.size() < 4 || std::string(c.binary.data(), 4) != "\x7f" "ELF") failures[i] = "not an ELF cubin";
+        const auto not_elf = [](const std::vector<char>& b) {
+          return b.size() < 4 || std::string(b.data(), 4) != "\x7f" "ELF";
+        };
+        if (c.images.size() != static_cast<std::size_t>(program_count(specs[i]))) failures[i] = "program count";
+        else if (std::any_of(c.images.begin(), c.images.end(), not_elf)) failures[i] = "not an ELF cubin";
         else if (c.lowered_names.size() != kernel_name_expressions(specs[i]).size()) failures[i] = "entry points";
         else if (c.registers <= 0) failures[i] = "no ptxas register report";
         else
@@ -537,7 +591,7 @@ TEST_CASE("sample variants compile for sm_90 within the spill bound and with eve
             if (clusters[i] == 1) CHECK(r.registers <= 64);
           }
           // A cache entry gives the same reports back (from the log it stores).
-          const std::vector<KernelReport> again = kernel_reports(from_cache_entry(c.inputs, c.metadata(), c.binary));
+          const std::vector<KernelReport> again = kernel_reports(from_cache_entry(c.inputs, c.metadata(), c.payload()));
           REQUIRE(again.size() == reports.size());
           for (std::size_t i = 0; i < reports.size(); ++i) {
             CHECK(again[i].registers == reports[i].registers);
