@@ -129,8 +129,8 @@ int number_before(std::string_view text, std::size_t pos) {
   return value;
 }
 
-// The largest value of "<n><suffix>" over every kernel ptxas reported: a module holds up to four
-// kernels, and a spill in any of them counts.
+// The largest value of "<n><suffix>" over every kernel ptxas reported: a module holds up to five
+// row kernels, and a spill in any of them counts.
 int max_reported(std::string_view log, std::string_view suffix) {
   int best = -1;
   for (std::size_t pos = log.find(suffix); pos != std::string_view::npos; pos = log.find(suffix, pos + 1))

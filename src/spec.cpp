@@ -100,10 +100,12 @@ std::vector<int> KernelSpec::row_clusters() const {
   const int small = small_batch_cluster();
   if (small <= 1) return {1};
   // Smaller clusters for batches whose rows would crowd the SMs on the small-batch one, where
-  // their larger slices fit in shared memory.
+  // their larger slices fit in shared memory. A 2-CTA kernel below a larger one serves only
+  // truncation with top-p alone (auto_row_cluster); the sampler always has k and p.
   std::vector<int> rows = {small};
-  for (int c : {8, 4})
-    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes) rows.push_back(c);
+  for (int c : {8, 4, 2})
+    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes && (c > 2 || kind == Kind::Truncate))
+      rows.push_back(c);
   rows.push_back(1);
   return rows;
 }
@@ -127,12 +129,22 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   // room to spare (clusters must fit in a GPC): at most half the SMs.
   const std::int64_t budget = sm_count / 2;
   int smallest = 1;
+  bool long_pair = false;  // a 2-CTA kernel below a larger small-batch one (row_clusters())
   for (int c : clusters) {
     if (c <= 1) continue;
+    if (c == 2 && c != clusters.front()) {
+      long_pair = true;
+      continue;
+    }
     smallest = c;
     if (c == 2 && k_on && p_on) continue;
     if (rows * c <= budget) return c;
   }
+  // Top-p alone on long rows: past a quarter of the SMs' worth of rows, 2-CTA rows beat the
+  // 4-CTA ones (16-bit V = 128256 and 151936 at B = 48-64: 0.70-0.92x; at B = 32 0.90-1.04x;
+  // at B = 16-24 1.5x slower; docs/bench/switch-topp-sizes-h100.json). With k they lose to one
+  // CTA per row for fixed k (1.08-1.15x at B = 32-64) and are not taken.
+  if (long_pair && !k_on && rows * 4 > sm_count && auto_takes_cluster(2, rows, sm_count, k_on, p_on)) return 2;
   return auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
 }
 

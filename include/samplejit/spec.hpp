@@ -43,7 +43,9 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
 // largest first, as KernelSpec::row_clusters()). Smaller clusters win once a batch has enough
 // rows to fill the SMs (docs/bench/switch-sizes-*-h100.json: every forced size, every mode): the
 // largest cluster whose CTAs take at most half the SMs, 2-CTA rows with k and p excepted as
-// above; failing that, the smallest cluster where auto_takes_cluster says so; else 1.
+// above; failing that, the smallest cluster where auto_takes_cluster says so; else 1. A 2-CTA
+// kernel below a larger small-batch one (long rows) runs only top-p alone, from a quarter of the
+// SMs' worth of rows up to auto_takes_cluster's limit (B = 34-66 on 132 SMs).
 int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
@@ -70,7 +72,8 @@ struct KernelSpec {
   int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }
   // The CTAs per row of each row kernel in the module, largest first: {cluster} for an explicit
   // cluster; for auto, small_batch_cluster(), then 8 and 4 where they are smaller and their
-  // slices fit in shared memory (for batches that would crowd the SMs), then 1.
+  // slices fit in shared memory (for batches that would crowd the SMs), then for truncation 2
+  // on the same terms (top-p alone at mid batches), then 1.
   std::vector<int> row_clusters() const;
   // "truncate-bf16-v151936-b512-cauto-bitmask-sm_90" (or "sample-...", "c8", ...). Used in logs,
   // file names and the CLI.

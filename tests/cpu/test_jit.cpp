@@ -121,14 +121,23 @@ TEST_CASE("the automatic cluster is 16 CTAs for large rows, 2 for short ones, 1 
       for (std::size_t i = 0; i < rows.size(); ++i)
         CHECK_THAT(names[i], Catch::Contains(", " + std::to_string(rows[i]) + ", sj::kMaskNone>"));
     }
-  // The smaller clusters: 8 and 4 below the small-batch one, where their larger slices fit.
-  auto rows_of = [](DType d, std::int64_t v) { return spec_of(d, v, 512, MaskKind::None).row_clusters(); };
+  // The smaller clusters: 8, 4 (and for truncation 2) below the small-batch one, where their
+  // larger slices fit.
+  auto rows_of = [](DType d, std::int64_t v, Kind kind = Kind::Truncate) {
+    KernelSpec s = spec_of(d, v, 512, MaskKind::None);
+    s.kind = kind;
+    return s.row_clusters();
+  };
   CHECK(rows_of(DType::F32, 151936) == std::vector<int>{16, 8, 4, 1});
   CHECK(rows_of(DType::F32, 128256) == std::vector<int>{16, 8, 4, 1});
   CHECK(rows_of(DType::F32, 262144) == std::vector<int>{16, 8, 1});  // a 4-CTA slice is 256 KB
-  CHECK(rows_of(DType::BF16, 151936) == std::vector<int>{16, 8, 4, 1});
-  CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{16, 8, 4, 1});
+  CHECK(rows_of(DType::BF16, 151936) == std::vector<int>{16, 8, 4, 2, 1});  // a 2-CTA slice: 148 KB
+  CHECK(rows_of(DType::BF16, 151936, Kind::Sample) == std::vector<int>{16, 8, 4, 1});
+  CHECK(rows_of(DType::F16, 128256) == std::vector<int>{16, 8, 4, 2, 1});
+  CHECK(rows_of(DType::F32, 50257) == std::vector<int>{16, 8, 4, 2, 1});
+  CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{16, 8, 4, 1});  // a 2-CTA slice is 256 KB
   CHECK(rows_of(DType::F32, 32000) == std::vector<int>{2, 1});  // nothing smaller than 2
+  CHECK(rows_of(DType::F32, 32000, Kind::Sample) == std::vector<int>{2, 1});
   CHECK(rows_of(DType::F32, 2000) == std::vector<int>{1});
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{32000}, std::int64_t{128256}, std::int64_t{151936}, std::int64_t{262144}}) {
@@ -225,6 +234,24 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(fp32_262144, 66, false, true) == 8);
   CHECK(pick(fp32_262144, 67, false, true) == 1);
   CHECK(pick(fp32_262144, 48, true, true) == 1);  // with k: the two-per-SM cap holds
+  // A long row's 2-CTA kernel runs top-p alone from B = 34 (a quarter of the SMs' rows) to 66,
+  // and nothing else (docs/bench/switch-topp-sizes-h100.json).
+  const std::vector<int> bf16_151936 = {16, 8, 4, 2, 1};
+  CHECK(pick(bf16_151936, 4, false, true) == 16);
+  CHECK(pick(bf16_151936, 8, false, true) == 8);
+  CHECK(pick(bf16_151936, 16, false, true) == 4);
+  CHECK(pick(bf16_151936, 33, false, true) == 4);  // 2-CTA rows 1.5x slower at B = 16-24
+  CHECK(pick(bf16_151936, 34, false, true) == 2);
+  CHECK(pick(bf16_151936, 64, false, true) == 2);
+  CHECK(pick(bf16_151936, 66, false, true) == 2);
+  CHECK(pick(bf16_151936, 67, false, true) == 1);
+  for (std::int64_t b = 1; b <= 200; ++b)
+    for (bool p_on : {true, false}) {
+      INFO("B = " << b);
+      CHECK(pick(bf16_151936, b, true, p_on) == pick({16, 8, 4, 1}, b, true, p_on));  // with k: as before
+      if (b < 34 || b > 66) CHECK(pick(bf16_151936, b, false, true) == pick({16, 8, 4, 1}, b, false, true));
+    }
+  CHECK(pick(bf16_151936, 40, false, true, 264) == 4);  // the limits scale with the SM count
   // One kernel, no choice; nothing to run without rows or SMs.
   CHECK(pick({1}, 1, true, true) == 1);
   CHECK(pick(fp32_151936, 0, true, true) == 1);
@@ -244,15 +271,16 @@ TEST_CASE("render output matches the golden file", "[render]") {
   // An auto spec instantiates its row kernels, largest cluster first, one per NVRTC program.
   std::string tail;
   int program = 0;
-  for (int c : {16, 8, 4, 1})
+  for (int c : {16, 8, 4, 2, 1})
     tail += "#if !defined(SJ_PROGRAM) || SJ_PROGRAM == " + std::to_string(program++) +
             "\ntemplate __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, " + std::to_string(c) +
             ", sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);\n#endif\n";
   CHECK_THAT(out, Catch::EndsWith(tail));
-  CHECK(program_count(s) == 4);
-  CHECK(entry_programs(s) == std::vector<int>{0, 1, 2, 3});
+  CHECK(program_count(s) == 5);
+  CHECK(entry_programs(s) == std::vector<int>{0, 1, 2, 3, 4});
   KernelSpec sample = s;
-  sample.kind = Kind::Sample;  // the CSR packer goes with the first row kernel
+  sample.kind = Kind::Sample;  // no 2-CTA kernel; the CSR packer goes with the first row kernel
+  CHECK(program_count(sample) == 4);
   CHECK(entry_programs(sample) == std::vector<int>{0, 0, 1, 2, 3});
   CHECK(entry_clusters(sample) == std::vector<int>{16, 0, 8, 4, 1});
   CHECK(program_option(2) == "-DSJ_PROGRAM=2");
@@ -395,7 +423,9 @@ TEST_CASE("ptxas reports are read kernel by kernel, and the spill rules judge ea
   CHECK_THAT(spill_failure(s, reports), Catch::Contains("cluster 1)"));
   KernelSpec t = s;
   t.kind = Kind::Truncate;
-  std::vector<KernelReport> truncation = {reports[0], reports[2], reports[3], reports[4]};
+  // Truncation has no packer, and a 2-CTA kernel before the one-CTA one (16, 8, 4, 2, 1).
+  std::vector<KernelReport> truncation = {reports[0], reports[2], reports[3], reports[3], reports[4]};
+  REQUIRE(truncation.size() == entry_clusters(t).size());
   truncation.back().stack_bytes = 8;
   CHECK_THAT(spill_failure(t, truncation), Catch::Contains("cluster 1)"));
   // An entry point ptxas did not report (PTX, or a log cut short) is not taken as clean.

@@ -1,5 +1,5 @@
 // samplejit 0.2.0 generated for truncate-bf16-v151936-b512-cauto-bitmask-sm_90
-// NVRTC compiles this unit once per row kernel: 4 program(s), each with -DSJ_PROGRAM=<its index>.
+// NVRTC compiles this unit once per row kernel: 5 program(s), each with -DSJ_PROGRAM=<its index>.
 // Row selection shared by the truncation and sampling kernels.
 //
 // A row belongs to C CTAs. With C = 1 one CTA reads its row from global memory on every pass.
@@ -1657,5 +1657,8 @@ template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 8, sj::kMas
 template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 4, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
 #endif
 #if !defined(SJ_PROGRAM) || SJ_PROGRAM == 3
+template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 2, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
+#endif
+#if !defined(SJ_PROGRAM) || SJ_PROGRAM == 4
 template __global__ void sj::truncate_kernel<sj::kBF16, 151936, 512, 1, sj::kMaskBits>(void*, long long, int, const int*, const float*, void*);
 #endif
