@@ -142,7 +142,7 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   }
   // Top-p alone on long rows: past a quarter of the SMs' worth of rows, 2-CTA rows beat the
   // 4-CTA ones (16-bit V = 128256 and 151936 at B = 48-64: 0.70-0.92x; at B = 32 0.90-1.04x;
-  // at B = 16-24 1.5x slower; docs/bench/switch-topp-sizes-h100.json). With k they lose to one
+  // at B = 16-24 1.5-1.7x as long; docs/bench/switch-topp-sizes-h100.json). With k they lose to one
   // CTA per row for fixed k (1.08-1.15x at B = 32-64) and are not taken.
   if (long_pair && !k_on && rows * 4 > sm_count && auto_takes_cluster(2, rows, sm_count, k_on, p_on)) return 2;
   return auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
