@@ -51,7 +51,7 @@ struct Kernel::Impl {
 
   const RowKernel& row_kernel(std::int64_t rows, bool k_on, bool p_on) const {
     if (kernels.size() == 1) return kernels.front();
-    const int c = auto_row_cluster(clusters, rows, device.sm_count, k_on, p_on);
+    const int c = auto_row_cluster(clusters, rows, device.sm_count, k_on, p_on, spec.short_rows());
     for (const RowKernel& r : kernels)
       if (r.cluster == c) return r;
     return kernels.back();  // auto_row_cluster picks from `clusters`; 1 is always last

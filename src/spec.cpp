@@ -72,9 +72,12 @@ std::int64_t cluster_shared_bytes(const KernelSpec& spec) { return cluster_share
 
 namespace {
 // Staging a slice pays off once the row is larger than what one CTA reads quickly; below that,
-// one CTA per row reads it from L2/HBM on each pass. Rows up to kSmallRowBytes (V = 32000) stage
-// in 2-CTA clusters: more CTAs made random k up to 1.25-2x slower there at B = 4 (a short slice
-// still collects up to 1024 candidates and each CTA sorts them). Larger rows stage in 16-CTA
+// one CTA per row reads it from L2/HBM on each pass. Rows up to kSmallRowBytes (V = 32000):
+// with k and p, one CTA per row (2-CTA rows lost at every batch measured, and more CTAs made
+// random k up to 1.25-2x slower at B = 4: a short slice still collects up to 1024 candidates and
+// each CTA sorts them); with one criterion, 8- and 4-CTA rows took 0.6-0.85x of the 2-CTA rows'
+// time at B = 1-16 (fixed and random k, every dtype), so truncation modules of short rows hold
+// 8-, 4- and 2-CTA kernels and the sampler's none. Larger rows stage in 16-CTA
 // clusters, the fastest size at B = 1-4 for every mode, dtype and V >= 128256 of the sweep
 // (docs/bench/switch-sizes-small-h100.json: 0.65-0.88x of the 4- and 8-CTA rows chosen
 // before); rows between 128 KB and 250 KB (16-bit V = 128256) are not measured.
@@ -91,8 +94,14 @@ int KernelSpec::small_batch_cluster() const {
     return 1;  // no valid target yet (validate() reports it): nothing to stage for
   }
   if (cc < 90 || row_bytes < kMinStagedRowBytes) return 1;
-  const int c = row_bytes <= kSmallRowBytes ? 2 : 16;
+  // Short rows run one CTA per row with k and p, which the sampler always has.
+  if (row_bytes <= kSmallRowBytes && kind == Kind::Sample) return 1;
+  const int c = row_bytes > kSmallRowBytes ? 16 : 8;
   return cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes ? c : 1;  // else too large to stage
+}
+
+bool KernelSpec::short_rows() const {
+  return vocab * static_cast<std::int64_t>(dtype_size(dtype)) <= kSmallRowBytes;
 }
 
 std::vector<int> KernelSpec::row_clusters() const {
@@ -100,8 +109,10 @@ std::vector<int> KernelSpec::row_clusters() const {
   const int small = small_batch_cluster();
   if (small <= 1) return {1};
   // Smaller clusters for batches whose rows would crowd the SMs on the small-batch one, where
-  // their larger slices fit in shared memory. A 2-CTA kernel below a larger one serves only
-  // truncation with top-p alone (auto_row_cluster); the sampler always has k and p.
+  // their larger slices fit in shared memory. Which launches each may take is auto_row_cluster's:
+  // a 2-CTA kernel below a larger one on long rows serves only top-p alone, and on short rows
+  // the kernels above 2 CTAs serve only top-k alone and top-p alone. The sampler always has k
+  // and p, so its modules carry neither.
   std::vector<int> rows = {small};
   for (int c : {8, 4, 2})
     if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes && (c > 2 || kind == Kind::Truncate))
@@ -122,17 +133,23 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
   return rows * 11 <= twice;
 }
 
-int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on) {
+int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on,
+                     bool short_rows) {
   if (rows <= 0 || sm_count <= 0) return 1;
+  // Short rows with k and p: one CTA per row at every batch. Their 2-CTA rows lost at every B
+  // measured (4-128, switch-h100.json), and 4-16-CTA rows win at B <= 8 for fixed k but lose
+  // 1.25-2x with random k from B = 4 (a 1000-4000-token slice still collects up to 1024
+  // candidates and every CTA sorts them; switch-sizes-small-h100.json, switch-sizes-all-h100.json).
+  if (short_rows && k_on && p_on) return 1;
   // A cluster CTA runs a chain of dependent phases; sharing an SM with another stretches every
   // phase, so the best cluster is the largest one whose CTAs all get an SM of their own, with
   // room to spare (clusters must fit in a GPC): at most half the SMs.
   const std::int64_t budget = sm_count / 2;
   int smallest = 1;
-  bool long_pair = false;  // a 2-CTA kernel below a larger small-batch one (row_clusters())
+  bool long_pair = false;  // a 2-CTA kernel below a larger small-batch one on long rows
   for (int c : clusters) {
     if (c <= 1) continue;
-    if (c == 2 && c != clusters.front()) {
+    if (c == 2 && !short_rows && c != clusters.front()) {
       long_pair = true;
       continue;
     }

@@ -45,8 +45,11 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
 // largest cluster whose CTAs take at most half the SMs, 2-CTA rows with k and p excepted as
 // above; failing that, the smallest cluster where auto_takes_cluster says so; else 1. A 2-CTA
 // kernel below a larger small-batch one (long rows) runs only top-p alone, from a quarter of the
-// SMs' worth of rows up to auto_takes_cluster's limit (B = 34-66 on 132 SMs).
-int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on);
+// SMs' worth of rows up to auto_takes_cluster's limit (B = 34-66 on 132 SMs). `short_rows`
+// (KernelSpec::short_rows()): with k and p, one CTA per row always; top-k alone and top-p alone
+// take the module's 8- and 4-CTA kernels by the same half-the-SMs budget, then 2-CTA rows.
+int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on,
+                     bool short_rows = false);
 
 // Dynamic shared memory of a cluster kernel: a fixed header (templates/select.cuh kSharedHeader)
 // and the staged slice. sm_90 allows 227 KB per CTA.
@@ -66,14 +69,18 @@ struct KernelSpec {
   MaskKind mask = MaskKind::None;
   std::string arch = "sm_90";  // "sm_XY" with optional a/f suffix
 
-  // The cluster an auto spec uses at small batch, from (arch, dtype, vocab); 1 when none helps.
+  // The cluster an auto spec uses at small batch, from (arch, kind, dtype, vocab); 1 when none
+  // helps.
   int small_batch_cluster() const;
+  // Rows of up to 128 KB (V = 32000 in fp32, 65536 in 16-bit): their truncation modules add 8-
+  // and 4-CTA kernels for top-k alone and top-p alone, and with k and p run one CTA per row.
+  bool short_rows() const;
   // The cluster of the kernel launched for small batches: cluster, or small_batch_cluster() for auto.
   int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }
   // The CTAs per row of each row kernel in the module, largest first: {cluster} for an explicit
   // cluster; for auto, small_batch_cluster(), then 8 and 4 where they are smaller and their
-  // slices fit in shared memory (for batches that would crowd the SMs), then for truncation 2
-  // on the same terms (top-p alone at mid batches), then 1.
+  // slices fit in shared memory (for batches that would crowd the SMs), then 2 on the same
+  // terms for truncation and for short rows, then 1.
   std::vector<int> row_clusters() const;
   // "truncate-bf16-v151936-b512-cauto-bitmask-sm_90" (or "sample-...", "c8", ...). Used in logs,
   // file names and the CLI.

@@ -87,7 +87,7 @@ TEST_CASE("spec canonical text round-trips and bad specs name the field", "[spec
   bad("truncate-fp32-v262144-b512-c2-bitmask-sm_90", "shared memory");  // a 512 KB slice
 }
 
-TEST_CASE("the automatic cluster is 16 CTAs for large rows, 2 for short ones, 1 before sm_90", "[spec]") {
+TEST_CASE("the automatic cluster is 16 CTAs for large rows, 8 for short ones, 1 before sm_90", "[spec]") {
   auto c = [](DType d, std::int64_t v, const char* arch = "sm_90") {
     return spec_of(d, v, 512, MaskKind::None, arch).small_batch_cluster();
   };
@@ -95,8 +95,13 @@ TEST_CASE("the automatic cluster is 16 CTAs for large rows, 2 for short ones, 1 
   CHECK(c(DType::BF16, 151936) == 16);
   CHECK(c(DType::F16, 128256) == 16);
   CHECK(c(DType::F32, 262144) == 16);
-  CHECK(c(DType::F32, 32000) == 2);  // 128 KB rows: more CTAs lose with random k
-  CHECK(c(DType::BF16, 32000) == 2);
+  CHECK(c(DType::F32, 32000) == 8);  // 128 KB rows: for top-k alone and top-p alone
+  CHECK(c(DType::BF16, 32000) == 8);
+  KernelSpec sampler = spec_of(DType::F32, 32000, 512, MaskKind::None);
+  sampler.kind = Kind::Sample;
+  CHECK(sampler.small_batch_cluster() == 1);  // always k and p: one CTA per row
+  CHECK(sampler.short_rows());
+  CHECK_FALSE(spec_of(DType::F32, 32769, 512, MaskKind::None).short_rows());
   CHECK(c(DType::F32, 32769) == 16);           // just past 128 KB
   CHECK(c(DType::F32, 2000) == 1);             // small rows: one CTA reads them from L2
   CHECK(c(DType::F32, 151936, "sm_80") == 1);  // no clusters before sm_90
@@ -136,8 +141,9 @@ TEST_CASE("the automatic cluster is 16 CTAs for large rows, 2 for short ones, 1 
   CHECK(rows_of(DType::F16, 128256) == std::vector<int>{16, 8, 4, 2, 1});
   CHECK(rows_of(DType::F32, 50257) == std::vector<int>{16, 8, 4, 2, 1});
   CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{16, 8, 4, 1});  // a 2-CTA slice is 256 KB
-  CHECK(rows_of(DType::F32, 32000) == std::vector<int>{2, 1});  // nothing smaller than 2
-  CHECK(rows_of(DType::F32, 32000, Kind::Sample) == std::vector<int>{2, 1});
+  CHECK(rows_of(DType::F32, 32000) == std::vector<int>{8, 4, 2, 1});  // short rows
+  CHECK(rows_of(DType::BF16, 50257) == std::vector<int>{8, 4, 2, 1});
+  CHECK(rows_of(DType::F32, 32000, Kind::Sample) == std::vector<int>{1});
   CHECK(rows_of(DType::F32, 2000) == std::vector<int>{1});
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{32000}, std::int64_t{128256}, std::int64_t{151936}, std::int64_t{262144}}) {
@@ -214,11 +220,27 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(fp32_151936, 66, false, true) == 4);  // top-p alone
   CHECK(pick(fp32_151936, 67, false, true) == 1);
   // 2-CTA rows with k and p still lose; a module without a mid kernel chooses as before.
-  const std::vector<int> v32000 = {2, 1};
-  CHECK(pick(v32000, 1, true, true) == 1);
-  CHECK(pick(v32000, 33, true, false) == 2);
-  CHECK(pick(v32000, 64, true, false) == 2);
-  CHECK(pick(v32000, 96, true, false) == 1);
+  const std::vector<int> v32000_two = {2, 1};
+  CHECK(pick(v32000_two, 1, true, true) == 1);
+  CHECK(pick(v32000_two, 33, true, false) == 2);
+  CHECK(pick(v32000_two, 64, true, false) == 2);
+  CHECK(pick(v32000_two, 96, true, false) == 1);
+  // Short rows (switch-sizes-small-h100.json, switch-sizes-all-h100.json, V = 32000): one CTA per
+  // row with k and p; with one criterion 8 CTAs to B = 8, 4 to B = 16, then 2 to B = 66.
+  const std::vector<int> v32000 = {8, 4, 2, 1};
+  auto pick_short = [&](std::int64_t rows, bool k_on, bool p_on) {
+    return auto_row_cluster(v32000, rows, 132, k_on, p_on, true);
+  };
+  for (std::int64_t b = 1; b <= 200; ++b) {
+    INFO("B = " << b);
+    CHECK(pick_short(b, true, true) == 1);
+    for (bool k_alone : {true, false}) {
+      const int want = b <= 8 ? 8 : b <= 16 ? 4 : b <= 66 ? 2 : 1;
+      CHECK(pick_short(b, k_alone, !k_alone) == want);
+      // Where the old two-kernel module took 2-CTA rows the new one takes 2 or more.
+      if (b > 16) CHECK(pick_short(b, k_alone, !k_alone) == pick(v32000_two, b, k_alone, !k_alone));
+    }
+  }
   // A two-kernel module chooses exactly as auto_takes_cluster; top-p alone takes its cluster up
   // to B = 66 whatever the size (past two CTAs per SM: fp32 V = 262144, 8-CTA rows).
   for (std::int64_t b = 1; b <= 200; ++b)
@@ -435,12 +457,12 @@ TEST_CASE("ptxas reports are read kernel by kernel, and the spill rules judge ea
 }
 
 TEST_CASE("each NVRTC program holds its own row kernels, and a cache entry splits back into them", "[compile]") {
-  KernelSpec s = spec_of(DType::F32, 32000, 512, MaskKind::None);
+  KernelSpec s = spec_of(DType::F32, 128256, 256, MaskKind::None);
   s.kind = Kind::Sample;
-  REQUIRE(s.row_clusters() == std::vector<int>{2, 1});
+  REQUIRE(s.row_clusters() == std::vector<int>{16, 8, 4, 1});
   const Compiled c = compile(make_compile_inputs(s));
-  REQUIRE(c.images.size() == 2);
-  const std::vector<int> programs = entry_programs(s);  // {0, 0, 1}: the packer with the 2-CTA kernel
+  REQUIRE(c.images.size() == 4);
+  const std::vector<int> programs = entry_programs(s);  // {0, 0, 1, 2, 3}: the packer with the first kernel
   REQUIRE(c.lowered_names.size() == programs.size());
   const auto holds = [](const std::vector<char>& image, const std::string& name) {
     return std::search(image.begin(), image.end(), name.begin(), name.end()) != image.end();
@@ -455,7 +477,8 @@ TEST_CASE("each NVRTC program holds its own row kernels, and a cache entry split
   for (const KernelReport& r : reports) CHECK(r.registers > 0);
 
   const nlohmann::json meta = c.metadata();
-  CHECK(meta.at("program_bytes") == std::vector<std::size_t>{c.images[0].size(), c.images[1].size()});
+  CHECK(meta.at("program_bytes") ==
+        std::vector<std::size_t>{c.images[0].size(), c.images[1].size(), c.images[2].size(), c.images[3].size()});
   const Compiled back = from_cache_entry(c.inputs, meta, c.payload());
   CHECK(back.images == c.images);
   CHECK(back.lowered_names == c.lowered_names);

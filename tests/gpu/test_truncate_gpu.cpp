@@ -127,18 +127,21 @@ TEST_CASE("every cluster size matches the CPU reference", "[gpu]") {
 
 TEST_CASE("an auto module runs each of its row kernels, and each matches the CPU reference", "[gpu]") {
   // Auto modules hold up to five row kernels (16-, 8-, 4- and, for top-p alone on long rows,
-  // 2-CTA clusters, and one CTA per row); the batch picks one. Each batch below is checked on the
-  // kernel that row_cluster() says ran, and every kernel of the module must have run with top-p
-  // alone, and every one but the top-p-alone 2-CTA kernel with k and p.
+  // 2-CTA clusters, and one CTA per row; short rows 8, 4, 2 and 1); the batch picks one. Each
+  // batch below is checked on the kernel that row_cluster() says ran, and every kernel of the
+  // module must have run with top-p alone; with k and p every one but the top-p-alone 2-CTA
+  // kernel of long rows, and on short rows only the one-CTA kernel.
   const int sms = runtime().device_info(0).sm_count;
   for (auto [d, v] : {std::pair{DType::F32, std::int64_t{151936}}, std::pair{DType::F32, std::int64_t{262144}},
                       std::pair{DType::BF16, std::int64_t{262144}}, std::pair{DType::F16, std::int64_t{128256}},
-                      std::pair{DType::F32, std::int64_t{50257}}})
+                      std::pair{DType::F32, std::int64_t{50257}}, std::pair{DType::F32, std::int64_t{32000}},
+                      std::pair{DType::BF16, std::int64_t{32000}}})
     for (MaskKind m : {MaskKind::None, MaskKind::Bits}) {
       Kernel k = runtime().prepare(make(d, v, 512, m), 0);
       tally().variants++;
       const std::vector<int> clusters = k.spec().row_clusters();
-      const bool long_pair = clusters.front() != 2 && std::count(clusters.begin(), clusters.end(), 2) == 1;
+      const bool short_rows = k.spec().short_rows();
+      const bool long_pair = !short_rows && std::count(clusters.begin(), clusters.end(), 2) == 1;
       for (bool with_k : {true, false}) {
         std::set<int> ran;
         // 1, 3, 6, 9, 17, 26, 44, 60 and 132 rows on 132 SMs.
@@ -149,6 +152,7 @@ TEST_CASE("an auto module runs each of its row kernels, and each matches the CPU
           const int c = k.row_cluster(b, with_k, true);
           CHECK(std::find(clusters.begin(), clusters.end(), c) != clusters.end());
           if (with_k && long_pair) CHECK(c != 2);
+          if (with_k && short_rows) CHECK(c == 1);
           if (!ran.insert(c).second && b > 3) continue;  // each kernel at two batches at most
           VerifyOptions o;
           o.batch = b;
@@ -160,6 +164,7 @@ TEST_CASE("an auto module runs each of its row kernels, and each matches the CPU
         }
         std::set<int> expected(clusters.begin(), clusters.end());
         if (with_k && long_pair) expected.erase(2);
+        if (with_k && short_rows) expected = {1};
         INFO(k.spec().canonical() << (with_k ? " k and p" : " top-p alone"));
         CHECK(ran == expected);
       }
