@@ -79,8 +79,8 @@ struct KernelSpec {
   int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }
   // The CTAs per row of each row kernel in the module, largest first: {cluster} for an explicit
   // cluster; for auto, small_batch_cluster(), then 8 and 4 where they are smaller and their
-  // slices fit in shared memory (for batches that would crowd the SMs), then 2 on the same
-  // terms for truncation and for short rows, then 1.
+  // slices fit in shared memory (for batches that would crowd the SMs), for truncation 2 on the
+  // same terms, then 1. Short rows: 8, 4, 2, 1 for truncation, and the sampler's {1}.
   std::vector<int> row_clusters() const;
   // "truncate-bf16-v151936-b512-cauto-bitmask-sm_90" (or "sample-...", "c8", ...). Used in logs,
   // file names and the CLI.
