@@ -295,6 +295,7 @@ nlohmann::json Compiled::metadata() const {
         {"cluster", inputs.spec.cluster == kAutoCluster ? std::string("auto") : std::to_string(inputs.spec.cluster)},
         {"row_clusters", inputs.spec.row_clusters()},
         {"cluster_shared_bytes", shared_bytes_by_cluster(inputs.spec)},
+        {"short_rows", inputs.spec.short_rows()},
         {"switch", inputs.spec.row_clusters().size() > 1
                        ? "by batch, SM count and whether k and p are per row: samplejit::auto_row_cluster "
                          "(measured limits)"

@@ -577,6 +577,24 @@ TEST_CASE("runtimes load NVRTC in the background and may be destroyed at once", 
   CHECK(nvrtc_info().major > 0);
 }
 
+TEST_CASE("the cache metadata records the module's tuning", "[compile]") {
+  for (const char* text : {"truncate-bf16-v151936-b512-cauto-nomask-sm_90", "truncate-fp32-v32000-b512-cauto-bitmask-sm_90",
+                           "sample-fp32-v32000-b512-cauto-nomask-sm_90", "truncate-fp32-v151936-b256-c4-nomask-sm_90"}) {
+    Compiled c;  // metadata() describes the inputs; no compile needed
+    c.inputs = make_compile_inputs(KernelSpec::parse(text));
+    const KernelSpec& s = c.inputs.spec;
+    const nlohmann::json t = c.metadata().at("tuning");
+    INFO(text);
+    CHECK(t.at("block") == s.block);
+    CHECK(t.at("cluster") == (s.cluster == kAutoCluster ? std::string("auto") : std::to_string(s.cluster)));
+    CHECK(t.at("row_clusters").get<std::vector<int>>() == s.row_clusters());
+    CHECK(t.at("cluster_shared_bytes").size() == s.row_clusters().size());
+    CHECK(t.at("short_rows") == s.short_rows());
+  }
+  CHECK(make_compile_inputs(KernelSpec::parse("truncate-fp32-v32000-b512-cauto-bitmask-sm_90")).spec.row_clusters() ==
+        std::vector<int>{8, 4, 2, 1});
+}
+
 TEST_CASE("the runtime compiles a key once however many threads ask, then serves it from memory", "[runtime]") {
   TempDir dir;
   Runtime rt(RuntimeOptions{dir.path, true});
