@@ -103,7 +103,6 @@ std::string CompileInputs::digest() const {
   for (const auto& o : options) field("option", o);
   field("target", target.arch);
   field("target_kind", target.ptx ? "ptx" : "cubin");
-  field("programs", std::to_string(program_count(spec)));
   field("nvrtc", nvrtc_version);
   const XXH128_hash_t h = XXH3_128bits_digest(st);
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
@@ -154,10 +153,6 @@ void parse_ptxas_report(Compiled& c) {
   c.spill_stores = all.spill_stores;
   c.spill_loads = all.spill_loads;
 }
-
-}  // namespace
-
-namespace {
 
 // One NVRTC program of a module: the unit with program_option(program), its entry points' names.
 struct ProgramOutput {
@@ -321,26 +316,30 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
   try {
     c.lowered_name = meta.at("lowered_name").get<std::string>();
     c.lowered_names = meta.at("lowered_names").get<std::vector<std::string>>();
-    if (meta.at("name_expressions").get<std::vector<std::string>>() != kernel_name_expressions(inputs.spec) ||
-        c.lowered_names.size() != kernel_name_expressions(inputs.spec).size() ||
-        c.lowered_names.front() != c.lowered_name)
+    const std::vector<std::string> exprs = kernel_name_expressions(inputs.spec);
+    if (meta.at("name_expressions").get<std::vector<std::string>>() != exprs ||
+        c.lowered_names.size() != exprs.size() || c.lowered_names.front() != c.lowered_name)
       throw Error(ErrorCode::Cache, "cache entry's entry points do not match this build");
     const auto sizes = meta.at("program_bytes").get<std::vector<std::size_t>>();
     if (sizes.size() != static_cast<std::size_t>(program_count(inputs.spec)))
       throw Error(ErrorCode::Cache, fmt::format("cache entry holds {} program image(s), this build compiles {}", sizes.size(),
                                                 program_count(inputs.spec)));
-    std::size_t at = 0;
-    for (std::size_t n : sizes) {
-      if (n == 0 || n > payload.size() - at)
-        throw Error(ErrorCode::Cache, fmt::format("cache entry's program sizes do not add up to its {} payload bytes",
-                                                  payload.size()));
-      c.images.emplace_back(payload.begin() + static_cast<std::ptrdiff_t>(at),
-                            payload.begin() + static_cast<std::ptrdiff_t>(at + n));
-      at += n;
-    }
-    if (at != payload.size())
+    const auto tile_payload = [&] {
+      std::size_t left = payload.size();
+      for (std::size_t n : sizes) {
+        if (n == 0 || n > left) return false;
+        left -= n;
+      }
+      return left == 0;
+    };
+    if (!tile_payload())
       throw Error(ErrorCode::Cache,
                   fmt::format("cache entry's program sizes do not add up to its {} payload bytes", payload.size()));
+    auto at = payload.begin();
+    for (std::size_t n : sizes) {
+      c.images.emplace_back(at, at + static_cast<std::ptrdiff_t>(n));
+      at += static_cast<std::ptrdiff_t>(n);
+    }
     c.log = meta.value("log", "");
     c.registers = meta.value("registers", -1);
     c.spill_stores = meta.value("spill_stores", -1);

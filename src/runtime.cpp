@@ -47,11 +47,12 @@ struct Kernel::Impl {
   };
   std::vector<RowKernel> kernels;
   std::vector<int> clusters;    // parallel to kernels, for auto_row_cluster
+  bool short_rows = false;      // spec.short_rows(), for auto_row_cluster
   CUkernel csr_pack = nullptr;  // sample specs only
 
   const RowKernel& row_kernel(std::int64_t rows, bool k_on, bool p_on) const {
     if (kernels.size() == 1) return kernels.front();
-    const int c = auto_row_cluster(clusters, rows, device.sm_count, k_on, p_on, spec.short_rows());
+    const int c = auto_row_cluster(clusters, rows, device.sm_count, k_on, p_on, short_rows);
     for (const RowKernel& r : kernels)
       if (r.cluster == c) return r;
     return kernels.back();  // auto_row_cluster picks from `clusters`; 1 is always last
@@ -350,15 +351,23 @@ struct Runtime::Impl {
     const auto& cu = detail::driver();
     auto k = std::make_shared<Kernel::Impl>();
     k->spec = spec;
+    k->short_rows = spec.short_rows();
     k->device = rec.info;
     k->digest = digest;
     k->source = source;
     k->context = rec.context;
     SAMPLEJIT_CU_CALL(cu.ctxSetCurrent(rec.context));
-    for (std::vector<char> image : c.images) {
-      if (c.inputs.target.ptx && (image.empty() || image.back() != '\0')) image.push_back('\0');
+    for (const std::vector<char>& image : c.images) {
+      // The driver reads PTX up to its NUL; only an unterminated one needs a terminated copy.
+      std::vector<char> terminated;
+      const char* data = image.data();
+      if (c.inputs.target.ptx && (image.empty() || image.back() != '\0')) {
+        terminated.assign(image.begin(), image.end());
+        terminated.push_back('\0');
+        data = terminated.data();
+      }
       CUlibrary lib = nullptr;
-      SAMPLEJIT_CU_CALL(cu.libraryLoadData(&lib, image.data(), nullptr, nullptr, 0, nullptr, nullptr, 0));
+      SAMPLEJIT_CU_CALL(cu.libraryLoadData(&lib, data, nullptr, nullptr, 0, nullptr, nullptr, 0));
       k->libraries.push_back(lib);
     }
     loads++;

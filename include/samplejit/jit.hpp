@@ -58,9 +58,8 @@ struct CompileInputs {
   std::string digest() const;        // 32 lowercase hex chars (XXH3-128 of labelled fields)
 };
 CompileInputs make_compile_inputs(const KernelSpec& spec);
-// The canonical NVRTC options for a target and NVRTC version. docs/semantics.md explains the
-// floating-point flags.
-// Each program adds its program_option().
+// The canonical NVRTC options for a target, shared by a module's programs (each adds its
+// program_option()). docs/semantics.md explains the floating-point flags.
 std::vector<std::string> compile_options(const Target& target);
 
 // One kernel's lines of the ptxas report; -1: not reported (PTX, or a log cut short in the cache).

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <algorithm>
+#include <cstdint>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -489,6 +490,13 @@ TEST_CASE("each NVRTC program holds its own row kernels, and a cache entry split
   std::vector<char> long_payload = c.payload();
   long_payload.push_back(0);
   CHECK_THROWS_WITH(from_cache_entry(c.inputs, meta, long_payload), Catch::Contains("do not add up"));
+  // An empty image, or sizes that wrap around the payload's length, are not a tiling.
+  nlohmann::json odd = meta;
+  odd["program_bytes"] = std::vector<std::size_t>{0, c.payload().size(), 0, 0};
+  CHECK_THROWS_WITH(from_cache_entry(c.inputs, odd, c.payload()), Catch::Contains("do not add up"));
+  odd["program_bytes"] =
+      std::vector<std::size_t>{c.payload().size() + 1, SIZE_MAX, c.images[2].size(), c.images[3].size()};
+  CHECK_THROWS_WITH(from_cache_entry(c.inputs, odd, c.payload()), Catch::Contains("do not add up"));
   nlohmann::json one = meta;
   one["program_bytes"] = std::vector<std::size_t>{c.payload().size()};
   CHECK_THROWS_WITH(from_cache_entry(c.inputs, one, c.payload()), Catch::Contains("holds 1 program image(s)"));
