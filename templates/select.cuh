@@ -1246,13 +1246,11 @@ struct Row {
     if (slot < static_cast<u32>(kCandidateCap)) sh.hist.candidate[slot] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
   }
 
-  // Drops listed candidates whose first digit is below bin, once the list is half full (always
-  // with `all`). Returns the candidates left.
-  __device__ u32 prune(u32 bin, bool all = false) {
-    constexpr int kShift0 = Dig::shift(0);
+  // Rebuilds the list from its n entries: each is read into registers, the counter cleared, and
+  // act(i, key) called for each; act lists what it keeps again.
+  template <class Act>
+  __device__ void relist(u32 n, Act act) {
     constexpr int kPer = kCandidateCap / BLOCK;
-    const u32 n = sh.candidates;  // <= kCandidateCap (checked by the caller)
-    if (!all && n <= static_cast<u32>(kCandidateCap) / 2) return n;
     u64 c[kPer];
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
@@ -1265,9 +1263,20 @@ struct Row {
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
       const u32 key = static_cast<u32>(c[q] >> 32);
-      if (key != 0 && (key >> kShift0) >= bin) add_candidate(~static_cast<u32>(c[q]), key);
+      if (key != 0) act(~static_cast<u32>(c[q]), key);
     }
     __syncthreads();
+  }
+
+  // Drops listed candidates whose first digit is below bin, once the list is half full (always
+  // with `all`). Returns the candidates left.
+  __device__ u32 prune(u32 bin, bool all = false) {
+    constexpr int kShift0 = Dig::shift(0);
+    const u32 n = sh.candidates;  // <= kCandidateCap (checked by the caller)
+    if (!all && n <= static_cast<u32>(kCandidateCap) / 2) return n;
+    relist(n, [&](u32 i, u32 key) {
+      if ((key >> kShift0) >= bin) add_candidate(i, key);
+    });
     return sh.candidates;
   }
 
@@ -1297,6 +1306,30 @@ struct Row {
     return n <= static_cast<u32>(kCandidateCap) ? prune(bin, true) : n;
   }
 
+  // Lists one token of a split list (C = 1): the cut's bin from the front, the tokens above it
+  // from `top` on. One counter serves both parts: its low half counts the tokens above the bin,
+  // its high half those in it (each at most kCandidateCap).
+  __device__ void place(u32 i, u32 key, bool in_cut_bin, u32 top) {
+    const u32 old = atomicAdd(&sh.candidates, in_cut_bin ? 0x10000u : 1u);
+    sh.hist.candidate[in_cut_bin ? old >> 16 : top + (old & 0xFFFFu)] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+  }
+
+  // C = 1: lists the tokens with in(key), split by in_cut_bin(key) (place). Unsorted.
+  template <class In, class InCutBin>
+  __device__ void gather_split(In in, InCutBin in_cut_bin, u32 top) {
+    if (threadIdx.x == 0) sh.candidates = 0;
+    __syncthreads();
+    for_each_hit(in, [&](u32 i, u32 key) { place(i, key, in_cut_bin(key), top); });
+    __syncthreads();
+  }
+
+  // C = 1: splits the n candidates collect_rest listed (every token in or above `bin`) by their
+  // first digit (place).
+  __device__ void split_listed(u32 n, u32 bin, u32 top) {
+    constexpr int kShift0 = Dig::shift(0);
+    relist(n, [&](u32 i, u32 key) { place(i, key, (key >> kShift0) == bin, top); });
+  }
+
   // C > 1: every path ends with a cluster barrier after its last access to a peer's shared memory
   // (pulls are always followed by one), so a CTA may exit without another.
   // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
@@ -1305,6 +1338,7 @@ struct Row {
   // on chip; top-p alone tries the mass window and sorts the one bin holding the cut (with C = 1,
   // every bin down to it when they hold few tokens, so that the kept set is listed). When the cut
   // lies deeper or too many tokens share its bin, an MSD radix select over the whole row finds it.
+  // Top-k alone sorts only the k-th token's bin: the bins above it are kept whole.
   __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p, bool stats) {
     auto want_p = [p](u64 total) {
       double t = ceil(static_cast<double>(p) * static_cast<double>(total));
@@ -1393,22 +1427,47 @@ struct Row {
         // stats (the sampler) it also sums every token's mass, now that the max is known, so that
         // the final pass need only visit the listed kept tokens.
         const u32 listed = collected ? collect_rest(bin) : 0u;
-        if (collected && listed <= static_cast<u32>(kCandidateCap))
-          sort_candidates(listed);
-        else if (stats)
-          gather_sorted(
-              [this, bin](u32 key) {
-                mass_seen += mass(key);
-                return (key >> kShift0) >= bin;
-              },
-              n, [n] { return n; });
-        else
-          gather_sorted([bin](u32 key) { return (key >> kShift0) >= bin; }, n, [n] { return n; });
-        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        // Top-k alone needs only the rank of the k-th token inside its bin: the tokens above the
+        // bin are all kept, in any order. The bin goes to the front of the list, where it alone is
+        // sorted, and the tokens above it to the end; they are then moved up behind the cut. Not
+        // in the sampler, whose one-CTA kernels already spill at their register limit.
+        const u32 in_bin = n - static_cast<u32>(above);
+        const u32 top = static_cast<u32>(kCandidateCap) - static_cast<u32>(above);
+        const bool split = !stats && !p_on && sort_span(in_bin) <= top;
+        if (collected && listed <= static_cast<u32>(kCandidateCap)) {
+          if (split)
+            split_listed(listed, bin, top);
+          else
+            sort_candidates(listed);
+        } else {
+          auto in = [bin](u32 key) { return (key >> kShift0) >= bin; };
+          if (split)
+            gather_split(in, [bin](u32 key) { return (key >> kShift0) == bin; }, top);
+          else if (stats)
+            gather_sorted(
+                [this, bin](u32 key) {
+                  mass_seen += mass(key);
+                  return (key >> kShift0) >= bin;
+                },
+                n, [n] { return n; });
+          else
+            gather_sorted(in, n, [n] { return n; });
+        }
+        u32 pos;
+        if (split) {
+          sort_candidates(in_bin);
+          pos = static_cast<u32>(k) - static_cast<u32>(above) - 1;
+        } else {
+          pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        }
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
         out.listed = pos + 1;
+        if (split) {
+          move_down(top, pos + 1, static_cast<u32>(above));
+          out.listed += static_cast<u32>(above);
+        }
         done = true;
         SJ_MARK(7);
       }
@@ -1421,12 +1480,28 @@ struct Row {
       u64 through, above;
       window_find(sh.hist.win.count_total, static_cast<u64>(k), bin, through, above);
       SJ_MARK(4);
-      if (bin < static_cast<u32>(kWindow) && through <= static_cast<u64>(kCandidateCap)) {
+      // Top-k alone gathers and sorts only the k-th token's bin; with top-p the mass prefix needs
+      // every kept candidate in rank order.
+      const u64 gathered = p_on ? through : through - above;
+      if (bin < static_cast<u32>(kWindow) && gathered <= static_cast<u64>(kCandidateCap)) {
         const u32 mk = max_key;
         SJ_MARK(17);
-        gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, static_cast<u32>(through),
-                      [this, bin] { return local_window_count(bin); });
-        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p) : static_cast<u32>(k) - 1;
+        if (p_on) {
+          gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) <= bin; }, static_cast<u32>(through),
+                        [this, bin] { return local_window_count(bin); });
+        } else {
+          // This CTA's share is read before any candidate can overwrite the local histogram (see
+          // gather_sorted).
+          auto local_in_bin = [this, bin] {
+            const u32 c = sh.hist.win.count[bin];
+            __syncthreads();
+            return c;
+          };
+          gather_sorted([mk, bin](u32 key) { return window_bin(mk, key) == bin; }, static_cast<u32>(gathered),
+                        local_in_bin);
+        }
+        const u32 pos = p_on ? mass_prefix_position(static_cast<u32>(k), want_p)
+                             : static_cast<u32>(k) - static_cast<u32>(above) - 1;
         const u64 c = sh.hist.candidate[pos];
         out.key = static_cast<u32>(c >> 32);
         out.index = ~static_cast<u32>(c);
@@ -1462,15 +1537,10 @@ struct Row {
         const u32 top = static_cast<u32>(kCandidateCap) - n_above;
         if (threadIdx.x == 0) sh.candidates = 0;
         __syncthreads();
-        // One counter for both parts: the low half counts the tokens above the bin, the high half
-        // those in it (each at most kCandidateCap).
         for_each([&](u32 i, u32 key) {
           if (key == 0) return;
           const u32 b = mass_bin_of(key);
-          if (b > bin) return;
-          const u32 old = atomicAdd(&sh.candidates, b == bin ? 0x10000u : 1u);
-          sh.hist.candidate[b == bin ? old >> 16 : top + (old & 0xFFFFu)] =
-              (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+          if (b <= bin) place(i, key, b == bin, top);
         });
         __syncthreads();
         sort_candidates(static_cast<u32>(in_bin));

@@ -275,6 +275,48 @@ TEST_CASE("cluster kernels stage rows from any start and stride, and gather few 
         }
 }
 
+TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
+  // Without top-p the tokens above the k-th token's bin are kept in any order, so only that bin is
+  // sorted: one CTA per row splits its list (collected in pass 1 for k <= 256, else gathered)
+  // into the bin, sorted, and the tokens above it, and still lists the kept set; cluster rows
+  // gather the window bin alone. k in [1, 64]: short lists, usually collected; [200, 1024]: bins
+  // of hundreds behind up to a thousand tokens above (bitonic sorts of the bin); [1600, 4000]:
+  // lists that overflow on one CTA (the radix path) and window bins past the quick gather. Ties
+  // and grammar rows put whole bins of one key at the cut (ties broken by index).
+  const std::pair<int, int> ks[] = {{1, 64}, {200, 1024}, {1600, 4000}};
+  for_each_one_cta_variant([&](const Kernel& k, std::int64_t v, int block, MaskKind m) {
+    for (auto [k_lo, k_hi] : ks)
+      for (std::int64_t offset : {0, 3}) {
+        VerifyOptions o = one_cta_options(v, offset);
+        o.k_lo = k_lo;
+        o.k_hi = k_hi;
+        o.with_top_p = false;
+        o.seed = static_cast<std::uint64_t>(3 * v + 11 * block + k_hi + offset + static_cast<int>(m));
+        INFO(k.spec().canonical() << " top-k alone, k in [" << k_lo << ", " << k_hi << "] offset=" << offset);
+        expect_clean(verify_kernel(k, o));
+      }
+  });
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{32000}, std::int64_t{151936}})
+      for (int c : {2, 4, 8, 16}) {
+        KernelSpec spec = make(d, v, 512, MaskKind::Bits, c);
+        spec.arch = runtime().device_info(0).arch;
+        if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) continue;
+        const Kernel k = runtime().prepare(spec, 0);
+        tally().variants++;
+        for (auto [k_lo, k_hi] : ks) {
+          VerifyOptions o;
+          o.batch = 12;
+          o.k_lo = k_lo;
+          o.k_hi = k_hi;
+          o.with_top_p = false;
+          o.seed = static_cast<std::uint64_t>(5 * v + 7 * c + k_hi);
+          INFO(spec.canonical() << " top-k alone, k in [" << k_lo << ", " << k_hi << "]");
+          expect_clean(verify_kernel(k, o));
+        }
+      }
+}
+
 TEST_CASE("batch sizes from 1 to 4096", "[gpu]") {
   for (auto spec : {make(DType::BF16, 32000, 512, MaskKind::None), make(DType::F32, 151936, 512, MaskKind::Bits),
                     make(DType::F32, 151936, 512, MaskKind::Bits, 1)}) {
