@@ -308,113 +308,118 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
 }
 
 TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference", "[gpu][sample]") {
-  for (DType d : {DType::F32, DType::BF16, DType::F16}) {
-    const std::int64_t V = 32000, B = 512;
-    Kernel k = sampler(d, V, 512, MaskKind::Bits);
-    std::mt19937_64 rng(static_cast<std::uint64_t>(d) + 99);
-    std::uniform_real_distribution<float> ud(0.0f, 1.0f);
-    const std::size_t es = dtype_size(d);
-    std::vector<char> logits(static_cast<std::size_t>(B * V) * es);
-    Inputs in(B);
-    for (std::int64_t r = 0; r < B; ++r) {
-      work::fill_row(d, work::kAllKinds[rng() % 6], V, rng, logits.data() + r * V * es);
-      const int mode = static_cast<int>(rng() % 8);
-      in.temperature[r] = mode == 0 ? 0.0f : mode == 1 ? 1e-3f : 0.3f + 1.7f * ud(rng);
-      in.top_k[r] = rng() % 3 ? static_cast<std::int32_t>(rng() % 1024) : 0;
-      in.top_p[r] = rng() % 3 ? 0.5f + 0.5f * ud(rng) : 1.0f;
-      in.min_p[r] = rng() % 2 ? 0.2f * ud(rng) : 0.0f;
-      in.seed[r] = rng();
-      in.offset[r] = static_cast<std::uint64_t>(r);
-    }
-    const Outputs o = run(k, logits, B, V, in, true);
-    std::int64_t checked = 0, boundary = 0, token_exact = 0, csr_rows = 0;
-    REQUIRE(o.csr_offsets[0] == 0);
-    for (std::int64_t r = 0; r < B; ++r) REQUIRE(o.csr_offsets[r + 1] >= o.csr_offsets[r]);
-    const std::int64_t W = (V + 31) / 32;
-    for (std::int64_t r = 0; r < B; ++r) {
-      const char* row = logits.data() + r * V * es;
-      const ref::SampleResult ref = ref::sample_row(d, row, V, params_of(in, r));
-      INFO(to_string(d) << " row " << r << " T=" << in.temperature[r] << " k=" << in.top_k[r] << " p=" << in.top_p[r]
-                        << " min_p=" << in.min_p[r]);
-      if (!ref.valid) {
-        CHECK(o.valid[r] == 0);
-        CHECK(o.token32[r] == -1);
-        CHECK(o.token64[r] == -1);
-        CHECK(o.kept[r] == 0);
-        CHECK(std::isnan(o.logz[r]));
-        CHECK(o.csr_offsets[r + 1] == o.csr_offsets[r]);
-        continue;
+  // One CTA per row (what B = 512 picks) and 4-CTA clusters, whose top-k-alone rows gather only the
+  // window bin of the k-th token.
+  for (int cluster : {kAutoCluster, 4}) {
+    for (DType d : {DType::F32, DType::BF16, DType::F16}) {
+      const std::int64_t V = 32000, B = 512;
+      Kernel k = sampler(d, V, 512, MaskKind::Bits, cluster);
+      std::mt19937_64 rng(static_cast<std::uint64_t>(d) + 99);
+      std::uniform_real_distribution<float> ud(0.0f, 1.0f);
+      const std::size_t es = dtype_size(d);
+      std::vector<char> logits(static_cast<std::size_t>(B * V) * es);
+      Inputs in(B);
+      for (std::int64_t r = 0; r < B; ++r) {
+        work::fill_row(d, work::kAllKinds[rng() % 6], V, rng, logits.data() + r * V * es);
+        const int mode = static_cast<int>(rng() % 8);
+        in.temperature[r] = mode == 0 ? 0.0f : mode == 1 ? 1e-3f : 0.3f + 1.7f * ud(rng);
+        in.top_k[r] = rng() % 3 ? static_cast<std::int32_t>(rng() % 1024) : 0;
+        in.top_p[r] = rng() % 3 ? 0.5f + 0.5f * ud(rng) : 1.0f;
+        in.min_p[r] = rng() % 2 ? 0.2f * ud(rng) : 0.0f;
+        in.seed[r] = rng();
+        in.offset[r] = static_cast<std::uint64_t>(r);
       }
-      REQUIRE(o.valid[r] == 1);
-      // The mask, the in-place logits and the kept count describe the same set.
-      std::int64_t mask_count = 0, logit_count = 0;
-      for (std::int64_t i = 0; i < V; ++i) {
-        std::uint32_t w;
-        std::memcpy(&w, o.mask.data() + (r * W + i / 32) * 4, 4);
-        const bool bit = (w >> (i % 32)) & 1u;
-        mask_count += bit;
-        const double out = ref::load_logit(d, o.logits.data() + r * V * es, i);
-        logit_count += !(std::isinf(out) && out < 0);
-        if (bit != !(std::isinf(out) && out < 0)) FAIL_CHECK("mask and logits disagree at token " << i);
-      }
-      CHECK(mask_count == o.kept[r]);
-      CHECK(logit_count == o.kept[r]);
-      // The CSR kept set: ascending ids of exactly the masked tokens, or empty past the capacity.
-      std::vector<std::int32_t> expect_ids;
-      if (o.kept[r] <= kCsrCapacity)
+      const Outputs o = run(k, logits, B, V, in, true);
+      std::int64_t checked = 0, boundary = 0, token_exact = 0, csr_rows = 0;
+      REQUIRE(o.csr_offsets[0] == 0);
+      for (std::int64_t r = 0; r < B; ++r) REQUIRE(o.csr_offsets[r + 1] >= o.csr_offsets[r]);
+      const std::int64_t W = (V + 31) / 32;
+      for (std::int64_t r = 0; r < B; ++r) {
+        const char* row = logits.data() + r * V * es;
+        const ref::SampleResult ref = ref::sample_row(d, row, V, params_of(in, r));
+        INFO(to_string(d) << " row " << r << " T=" << in.temperature[r] << " k=" << in.top_k[r] << " p=" << in.top_p[r]
+                          << " min_p=" << in.min_p[r]);
+        if (!ref.valid) {
+          CHECK(o.valid[r] == 0);
+          CHECK(o.token32[r] == -1);
+          CHECK(o.token64[r] == -1);
+          CHECK(o.kept[r] == 0);
+          CHECK(std::isnan(o.logz[r]));
+          CHECK(o.csr_offsets[r + 1] == o.csr_offsets[r]);
+          continue;
+        }
+        REQUIRE(o.valid[r] == 1);
+        // The mask, the in-place logits and the kept count describe the same set.
+        std::int64_t mask_count = 0, logit_count = 0;
         for (std::int64_t i = 0; i < V; ++i) {
           std::uint32_t w;
           std::memcpy(&w, o.mask.data() + (r * W + i / 32) * 4, 4);
-          if ((w >> (i % 32)) & 1u) expect_ids.push_back(static_cast<std::int32_t>(i));
+          const bool bit = (w >> (i % 32)) & 1u;
+          mask_count += bit;
+          const double out = ref::load_logit(d, o.logits.data() + r * V * es, i);
+          logit_count += !(std::isinf(out) && out < 0);
+          if (bit != !(std::isinf(out) && out < 0)) FAIL_CHECK("mask and logits disagree at token " << i);
         }
-      const std::vector<std::int32_t> got(o.csr_ids.begin() + o.csr_offsets[r], o.csr_ids.begin() + o.csr_offsets[r + 1]);
-      CHECK(got == expect_ids);
-      ++csr_rows;
-      const auto pos = std::find(ref.order.begin(), ref.order.end(), o.token64[r]) - ref.order.begin();
-      CHECK(pos < o.kept[r]);  // the token is kept
-      if (in.temperature[r] == 0.0f) {
-        CHECK(o.token64[r] == ref.order[0]);
-        CHECK(o.kept[r] == 1);
-        CHECK(o.logprob[r] == 0.0f);
-        continue;
-      }
-      if (o.kept[r] != ref.kept) {  // allowed only at a top-p or min-p boundary
-        ++boundary;
-        continue;
-      }
-      ++checked;
-      REQUIRE(pos < ref.kept);
-      CHECK(std::abs(o.logz[r] - ref.log_z) <= 1e-5);
-      CHECK(std::abs(o.logprob[r] - std::log(ref.prob[pos])) <= 1e-5 * std::max(1.0, std::abs(std::log(ref.prob[pos]))));
-      CHECK(std::abs(o.raw[r] - ref.log_prob_full[pos]) <= 1e-5 * std::max(1.0, std::abs(ref.log_prob_full[pos])));
-      if (in.temperature[r] == 1e-3f && ref.kept > 1 && ref.prob[0] > 0.999999) CHECK(o.token64[r] == ref.order[0]);
-      // The token is the Gumbel-max draw from the documented noise stream.
-      double best = -INFINITY, second = -INFINITY;
-      std::int64_t best_i = -1;
-      for (std::int64_t j = 0; j < ref.kept; ++j) {
-        const std::uint32_t w = ref::noise_word(in.seed[r], in.offset[r], static_cast<std::uint32_t>(ref.order[j]));
-        const double u = (static_cast<double>(w >> 8) + 0.5) / 16777216.0;
-        const double s = std::log(ref.prob[j]) - std::log(-std::log(u));
-        if (s > best) {
-          second = best;
-          best = s;
-          best_i = ref.order[j];
-        } else if (s > second) {
-          second = s;
+        CHECK(mask_count == o.kept[r]);
+        CHECK(logit_count == o.kept[r]);
+        // The CSR kept set: ascending ids of exactly the masked tokens, or empty past the capacity.
+        std::vector<std::int32_t> expect_ids;
+        if (o.kept[r] <= kCsrCapacity)
+          for (std::int64_t i = 0; i < V; ++i) {
+            std::uint32_t w;
+            std::memcpy(&w, o.mask.data() + (r * W + i / 32) * 4, 4);
+            if ((w >> (i % 32)) & 1u) expect_ids.push_back(static_cast<std::int32_t>(i));
+          }
+        const std::vector<std::int32_t> got(o.csr_ids.begin() + o.csr_offsets[r], o.csr_ids.begin() + o.csr_offsets[r + 1]);
+        CHECK(got == expect_ids);
+        ++csr_rows;
+        const auto pos = std::find(ref.order.begin(), ref.order.end(), o.token64[r]) - ref.order.begin();
+        CHECK(pos < o.kept[r]);  // the token is kept
+        if (in.temperature[r] == 0.0f) {
+          CHECK(o.token64[r] == ref.order[0]);
+          CHECK(o.kept[r] == 1);
+          CHECK(o.logprob[r] == 0.0f);
+          continue;
+        }
+        if (o.kept[r] != ref.kept) {  // allowed only at a top-p or min-p boundary
+          ++boundary;
+          continue;
+        }
+        ++checked;
+        REQUIRE(pos < ref.kept);
+        CHECK(std::abs(o.logz[r] - ref.log_z) <= 1e-5);
+        CHECK(std::abs(o.logprob[r] - std::log(ref.prob[pos])) <= 1e-5 * std::max(1.0, std::abs(std::log(ref.prob[pos]))));
+        CHECK(std::abs(o.raw[r] - ref.log_prob_full[pos]) <= 1e-5 * std::max(1.0, std::abs(ref.log_prob_full[pos])));
+        if (in.temperature[r] == 1e-3f && ref.kept > 1 && ref.prob[0] > 0.999999) CHECK(o.token64[r] == ref.order[0]);
+        // The token is the Gumbel-max draw from the documented noise stream.
+        double best = -INFINITY, second = -INFINITY;
+        std::int64_t best_i = -1;
+        for (std::int64_t j = 0; j < ref.kept; ++j) {
+          const std::uint32_t w = ref::noise_word(in.seed[r], in.offset[r], static_cast<std::uint32_t>(ref.order[j]));
+          const double u = (static_cast<double>(w >> 8) + 0.5) / 16777216.0;
+          const double s = std::log(ref.prob[j]) - std::log(-std::log(u));
+          if (s > best) {
+            second = best;
+            best = s;
+            best_i = ref.order[j];
+          } else if (s > second) {
+            second = s;
+          }
+        }
+        if (best - second > 1e-3) {
+          CHECK(o.token64[r] == best_i);
+          ++token_exact;
         }
       }
-      if (best - second > 1e-3) {
-        CHECK(o.token64[r] == best_i);
-        ++token_exact;
-      }
+      std::printf("sample numbers %s, %d CTAs per row: %lld rows compared to float64, %lld at a p/min-p "
+                  "boundary, %lld tokens matched the CPU-drawn noise exactly, %lld CSR rows checked\n",
+                  std::string(to_string(d)).c_str(), k.row_cluster(B, true, true), static_cast<long long>(checked),
+                  static_cast<long long>(boundary), static_cast<long long>(token_exact),
+                  static_cast<long long>(csr_rows));
+      CHECK(checked > B / 2);
+      CHECK(boundary <= B / 50);
+      CHECK(token_exact > checked / 2);
     }
-    std::printf("sample numbers %s: %lld rows compared to float64, %lld at a p/min-p boundary, %lld tokens matched "
-                "the CPU-drawn noise exactly, %lld CSR rows checked\n",
-                std::string(to_string(d)).c_str(), static_cast<long long>(checked), static_cast<long long>(boundary),
-                static_cast<long long>(token_exact), static_cast<long long>(csr_rows));
-    CHECK(checked > B / 2);
-    CHECK(boundary <= B / 50);
-    CHECK(token_exact > checked / 2);
   }
 }
 
