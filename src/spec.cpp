@@ -111,7 +111,8 @@ std::vector<int> KernelSpec::row_clusters() const {
   // Smaller clusters for batches whose rows would crowd the SMs on the small-batch one, where
   // their larger slices fit in shared memory. Which launches each may take is auto_row_cluster's:
   // a 2-CTA kernel below a larger one on long rows serves only top-p alone, and on short rows
-  // the kernels above 2 CTAs serve only top-k alone and top-p alone. The sampler always has k
+  // the kernels above 2 CTAs serve only top-k alone and top-p alone, the 2-CTA one top-p alone
+  // only. The sampler always has k
   // and p, so its modules carry neither.
   std::vector<int> rows = {small};
   for (int c : {8, 4, 2})
@@ -153,6 +154,10 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
       long_pair = true;
       continue;
     }
+    // Short rows with k alone: one CTA per row beats 2-CTA rows from B = 32 (random k 22-25 us
+    // against 28-35, fixed k 16-bit 0.91x, fp32 even; docs/bench/topk-sizes-h100.json), now that the
+    // 4- and 8-CTA rows sort only the bin of the k-th token and hold on to B = 24.
+    if (c == 2 && short_rows && k_on) continue;
     smallest = c;
     if (c == 2 && k_on && p_on) continue;
     if (rows * c <= budget) return c;

@@ -47,7 +47,8 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
 // kernel below a larger small-batch one (long rows) runs only top-p alone, from a quarter of the
 // SMs' worth of rows up to auto_takes_cluster's limit (B = 34-66 on 132 SMs). `short_rows`
 // (KernelSpec::short_rows()): with k and p, one CTA per row always; top-k alone and top-p alone
-// take the module's 8- and 4-CTA kernels by the same half-the-SMs budget, then 2-CTA rows.
+// take the module's 8- and 4-CTA kernels by the same half-the-SMs budget, then top-p alone 2-CTA
+// rows and top-k alone 4-CTA rows to auto_takes_cluster's limit for k (B = 24).
 int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on,
                      bool short_rows = false);
 
