@@ -1200,8 +1200,8 @@ struct Row {
   // the row and at its half, the block finds that bin from the counts so far; later tokens in or
   // above it join sh.hist.candidate, and listed ones below it leave (once the list is half full).
   // The first eighth and the unaligned edges are collected by collect_rest once the row's bin is
-  // known. count(key) runs for every element. Returns false when the list overflowed, or when the
-  // first eighth holds fewer than k candidates: the gather pass then runs as usual.
+  // known. count(key, floor) runs for every element. Returns false when the list overflowed, or
+  // when the first eighth holds fewer than k candidates: the gather pass then runs as usual.
   static constexpr u32 kNoBin = 0xFFFFFFFFu;
   template <class Count>
   __device__ bool collect_pass(u32 k, Count count) {
@@ -1209,7 +1209,7 @@ struct Row {
     const u32 h = head(), nvec = (static_cast<u32>(V) - h) / kVec, tail = h + nvec * kVec;
     const uint4* src = reinterpret_cast<const uint4*>(g + h);
     const u32 t = threadIdx.x;
-    if (t < h + (static_cast<u32>(V) - tail)) count(to_key<D>(g[t < h ? t : tail + (t - h)]));
+    if (t < h + (static_cast<u32>(V) - tail)) count(to_key<D>(g[t < h ? t : tail + (t - h)]), 0u);
     if (t == 0) sh.candidates = 0;
     u32 bin = kNoBin;  // block-uniform: collect tokens in or above it
     bool ok = true;
@@ -1227,11 +1227,16 @@ struct Row {
         if (!ok) bin = kNoBin;
       }
       const u32 at_least = bin;
+      // Past the first eighth only the bins from the k-th token's so far are counted: the row's is
+      // at or above it, so the counts find_bin reads (from the top down to the row's bin) stay
+      // exact, and most tokens of a row skip the shared atomic, which peaked rows, whose body
+      // falls into a few bins, serialize. After an overflow (bin = kNoBin) every bin is counted.
+      const u32 floor = bin == kNoBin ? 0u : bin;
       auto chunk = [&](u32 c, const uint4& v) {
 #pragma unroll
         for (u32 e = 0; e < kVec; ++e) {
           const u32 key = to_key<D>(lane_of(v, e));
-          count(key);
+          count(key, floor);
           if (key != 0 && (key >> kShift0) >= at_least) add_candidate(h + (from + c) * kVec + e, key);
         }
       };
@@ -1373,10 +1378,11 @@ struct Row {
       __syncthreads();
     }
     u32 count_here = 0, max_key = 0;
-    auto count = [&](u32 key) {
+    // floor: first-digit bins below it are not counted (collect_pass, below).
+    auto count = [&](u32 key, u32 floor) {
       count_here += key != 0;
       max_key = max(max_key, key);
-      if (kFusedDigit && k_on && key != 0) atomicAdd(&counts[key >> kShift0], 1u);
+      if (kFusedDigit && k_on && key != 0 && (key >> kShift0) >= floor) atomicAdd(&counts[key >> kShift0], 1u);
     };
     // The sampler keeps the gather pass: it also sums the row's mass, which needs the max.
     // Up to k = 256 the list (about 3-6 k tokens before its last pruning) stays within capacity;
@@ -1389,7 +1395,7 @@ struct Row {
     if (collect)
       collected = collect_pass(static_cast<u32>(k), count);
     else
-      for_each<C != 1>([&](u32, u32 key) { count(key); });
+      for_each<C != 1>([&](u32, u32 key) { count(key, 0u); });
     SJ_MARK(1);
     u64 cand = count_here;
     block_sum_max<BLOCK>(cand, max_key, sh.scratch);
