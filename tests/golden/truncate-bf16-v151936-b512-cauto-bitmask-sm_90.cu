@@ -1190,7 +1190,8 @@ struct Row {
   // This CTA's tokens in window bins [first, last].
   __device__ u32 local_window_count(u32 first, u32 last) {
     u64 c = 0;
-    for (int b = static_cast<int>(first + threadIdx.x); b <= static_cast<int>(last); b += BLOCK) c += sh.hist.win.count[b];
+    for (int b = static_cast<int>(first + threadIdx.x); b <= static_cast<int>(last); b += BLOCK)
+      c += sh.hist.win.count[b];
     return static_cast<u32>(block_sum<BLOCK>(c, sh.scratch));
   }
 
@@ -1318,7 +1319,8 @@ struct Row {
   // its high half those in it (each at most kCandidateCap).
   __device__ void place(u32 i, u32 key, bool in_cut_bin, u32 top) {
     const u32 old = atomicAdd(&sh.candidates, in_cut_bin ? 0x10000u : 1u);
-    sh.hist.candidate[in_cut_bin ? old >> 16 : top + (old & 0xFFFFu)] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
+    sh.hist.candidate[in_cut_bin ? old >> 16 : top + (old & 0xFFFFu)] =
+        (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
   }
 
   // C = 1: lists the tokens with in(key), split by in_cut_bin(key) (place). Unsorted.

@@ -370,7 +370,8 @@ TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference
             std::memcpy(&w, o.mask.data() + (r * W + i / 32) * 4, 4);
             if ((w >> (i % 32)) & 1u) expect_ids.push_back(static_cast<std::int32_t>(i));
           }
-        const std::vector<std::int32_t> got(o.csr_ids.begin() + o.csr_offsets[r], o.csr_ids.begin() + o.csr_offsets[r + 1]);
+        const std::vector<std::int32_t> got(o.csr_ids.begin() + o.csr_offsets[r],
+                                            o.csr_ids.begin() + o.csr_offsets[r + 1]);
         CHECK(got == expect_ids);
         ++csr_rows;
         const auto pos = std::find(ref.order.begin(), ref.order.end(), o.token64[r]) - ref.order.begin();
@@ -388,7 +389,8 @@ TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference
         ++checked;
         REQUIRE(pos < ref.kept);
         CHECK(std::abs(o.logz[r] - ref.log_z) <= 1e-5);
-        CHECK(std::abs(o.logprob[r] - std::log(ref.prob[pos])) <= 1e-5 * std::max(1.0, std::abs(std::log(ref.prob[pos]))));
+        CHECK(std::abs(o.logprob[r] - std::log(ref.prob[pos])) <=
+              1e-5 * std::max(1.0, std::abs(std::log(ref.prob[pos]))));
         CHECK(std::abs(o.raw[r] - ref.log_prob_full[pos]) <= 1e-5 * std::max(1.0, std::abs(ref.log_prob_full[pos])));
         if (in.temperature[r] == 1e-3f && ref.kept > 1 && ref.prob[0] > 0.999999) CHECK(o.token64[r] == ref.order[0]);
         // The token is the Gumbel-max draw from the documented noise stream.
