@@ -279,10 +279,11 @@ TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
   // Without top-p the tokens above the k-th token's bin are kept in any order, so only that bin is
   // sorted: one CTA per row splits its list (collected in pass 1 for k <= 256, else gathered)
   // into the bin, sorted, and the tokens above it, and still lists the kept set; cluster rows
-  // gather the window bin alone. k in [1, 64]: short lists, usually collected; [200, 1024]: bins
-  // of hundreds behind up to a thousand tokens above (bitonic sorts of the bin); [1600, 4000]:
-  // lists that overflow on one CTA (the radix path) and window bins past the quick gather. Ties
-  // and grammar rows put whole bins of one key at the cut (ties broken by index).
+  // gather the window bin alone. k in [1, 64]: short lists, usually collected; [200, 1024]: up to
+  // a thousand tokens above the cut's bin, and first-digit bins of hundreds on one CTA (past 256
+  // the bitonic sort); [1600, 4000]: mostly the radix path (lists past 4096 entries on one CTA,
+  // cuts below the key window on clusters). Ties and grammar rows put whole bins of one key at
+  // the cut (ties broken by index).
   const std::pair<int, int> ks[] = {{1, 64}, {200, 1024}, {1600, 4000}};
   for_each_one_cta_variant([&](const Kernel& k, std::int64_t v, int block, MaskKind m) {
     for (auto [k_lo, k_hi] : ks)
