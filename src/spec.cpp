@@ -112,8 +112,7 @@ std::vector<int> KernelSpec::row_clusters() const {
   // their larger slices fit in shared memory. Which launches each may take is auto_row_cluster's:
   // a 2-CTA kernel below a larger one on long rows serves only top-p alone, and on short rows
   // the kernels above 2 CTAs serve only top-k alone and top-p alone, the 2-CTA one top-p alone
-  // only. The sampler always has k
-  // and p, so its modules carry neither.
+  // only. The sampler always has k and p, so its modules carry neither.
   std::vector<int> rows = {small};
   for (int c : {8, 4, 2})
     if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes && (c > 2 || kind == Kind::Truncate))

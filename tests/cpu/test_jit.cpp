@@ -239,9 +239,9 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
     for (bool k_alone : {true, false}) {
       const int want = k_alone ? (b <= 8 ? 8 : b <= 24 ? 4 : 1) : (b <= 8 ? 8 : b <= 16 ? 4 : b <= 66 ? 2 : 1);
       CHECK(pick_short(b, k_alone, !k_alone) == want);
-      // Where the old two-kernel module took 2-CTA rows for top-p alone the new one takes 2 or more.
-      if (b > 16 && !k_alone) CHECK(pick_short(b, false, true) == pick(v32000_two, b, false, true));
     }
+    // Where the old two-kernel module took 2-CTA rows for top-p alone the new one takes 2 or more.
+    if (b > 16) CHECK(pick_short(b, false, true) == pick(v32000_two, b, false, true));
   }
   // A two-kernel module chooses exactly as auto_takes_cluster; top-p alone takes its cluster up
   // to B = 66 whatever the size (past two CTAs per SM: fp32 V = 262144, 8-CTA rows).

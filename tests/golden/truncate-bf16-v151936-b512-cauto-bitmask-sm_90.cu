@@ -1455,9 +1455,9 @@ struct Row {
             gather_split(in, [bin](u32 key) { return (key >> kShift0) == bin; }, top);
           else if (stats)
             gather_sorted(
-                [this, bin](u32 key) {
+                [this, in](u32 key) {
                   mass_seen += mass(key);
-                  return (key >> kShift0) >= bin;
+                  return in(key);
                 },
                 n, [n] { return n; });
           else
