@@ -9,8 +9,6 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <system_error>
-#include <thread>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -241,14 +239,8 @@ struct Runtime::Impl {
   std::map<int, DeviceRecord> devices;
 
   std::atomic<std::uint64_t> nvrtc_compiles{0}, disk_hits{0}, memory_hits{0}, loads{0};
-  // Every prepare, a cache hit included, needs NVRTC's version for the key, and loading
-  // libnvrtc (about 100 MB) took 6-16 ms of a warm prepare's 8-12. A runtime loads it on this
-  // thread from construction on, so that it overlaps whatever the process does before its first
-  // prepare (creating its CUDA context takes over 100 ms); nvrtc_info() waits for it if not.
-  std::thread nvrtc_preload;
 
   ~Impl() {
-    if (nvrtc_preload.joinable()) nvrtc_preload.join();
     loaded.clear();
     if (detail::driver_available())
       for (auto& [ordinal, rec] : devices) detail::driver().primaryCtxRelease(ordinal);
@@ -422,17 +414,6 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   if (impl_->options.disk_cache)
     impl_->disk.emplace(impl_->options.cache_root ? *impl_->options.cache_root : DiskCache::default_root());
-  try {
-    impl_->nvrtc_preload = std::thread([] {
-      try {
-        nvrtc_info();
-      } catch (...) {
-        // No NVRTC here: the first call that needs it throws the error itself.
-      }
-    });
-  } catch (const std::system_error&) {
-    // No thread to be had: NVRTC loads on first use instead.
-  }
 }
 
 Runtime::~Runtime() = default;

@@ -574,18 +574,6 @@ TEST_CASE("every cluster size compiles for sm_90 within the spill rules", "[comp
   CHECK(compile_all_clean(specs) == 0);
 }
 
-TEST_CASE("runtimes load NVRTC in the background and may be destroyed at once", "[runtime]") {
-  // Each runtime starts loading NVRTC on construction (warm prepares need its version); one
-  // destroyed right away waits for that, and the runtimes after it find NVRTC loaded.
-  for (int i = 0; i < 16; ++i) {
-    Runtime rt(RuntimeOptions{std::nullopt, false});
-  }
-  Runtime rt(RuntimeOptions{std::nullopt, false});
-  const PrewarmResult r = rt.prewarm(spec_of(DType::F32, 64, 256, MaskKind::None));
-  CHECK(r.source == Source::Compiled);
-  CHECK(nvrtc_info().major > 0);
-}
-
 TEST_CASE("the cache metadata records the module's tuning", "[compile]") {
   for (const char* text : {"truncate-bf16-v151936-b512-cauto-nomask-sm_90", "truncate-fp32-v32000-b512-cauto-bitmask-sm_90",
                            "sample-fp32-v32000-b512-cauto-nomask-sm_90", "truncate-fp32-v151936-b256-c4-nomask-sm_90"}) {
