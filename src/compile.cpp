@@ -72,9 +72,10 @@ std::vector<std::string> compile_options(const Target& target) {
   return opts;
 }
 
-CompileInputs make_compile_inputs(const KernelSpec& spec) {
+CompileInputs make_compile_inputs(const KernelSpec& spec) { return make_compile_inputs(spec, nvrtc_info()); }
+
+CompileInputs make_compile_inputs(const KernelSpec& spec, const NvrtcInfo& info) {
   spec.validate();
-  const NvrtcInfo& info = nvrtc_info();
   CompileInputs in;
   in.spec = spec;
   in.source = render(spec);

@@ -192,6 +192,48 @@ std::size_t sweep_temp_dir(const fs::path& tmp_dir, bool all, std::time_t cutoff
   return removed;
 }
 
+// Temp file under <root>/tmp, fsync, rename over `path`: readers see the old file, the new one or
+// none, never a torn one.
+bool publish_file(const fs::path& root, const fs::path& path, const std::vector<char>& bytes, std::string& reason) {
+  const fs::path tmp_dir = root / "tmp";
+  const fs::path dir = path.parent_path();
+  std::string tmp_name;
+  bool ok = false;
+  do {
+    if (!ensure_dir(tmp_dir, reason)) break;
+    (void)sweep_temp_dir(tmp_dir, false, std::time(nullptr) - kStaleTempSeconds);
+    if (!ensure_dir(dir, reason)) break;
+    tmp_name = (tmp_dir / (path.filename().string() + ".XXXXXX")).string();
+    int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
+    if (fd < 0) {
+      reason = fmt::format("cannot create a temp file in {}: {}", tmp_dir.string(), errno_text(errno));
+      tmp_name.clear();
+      break;
+    }
+    int e = write_all(fd, bytes);
+    if (e != 0) reason = fmt::format("write failed: {}", errno_text(e));
+    else if (::fsync(fd) != 0) reason = fmt::format("fsync failed: {}", errno_text(errno));
+    if (::close(fd) != 0 && reason.empty()) reason = fmt::format("close failed: {}", errno_text(errno));
+    if (!reason.empty()) break;
+    int rc = ::rename(tmp_name.c_str(), path.c_str());
+    if (rc != 0 && errno == ENOENT) {
+      // A concurrent `clear` may have removed the (empty) target directory; recreate and retry once.
+      if (!ensure_dir(dir, reason)) break;
+      rc = ::rename(tmp_name.c_str(), path.c_str());
+    }
+    if (rc != 0) {
+      reason = fmt::format("cannot rename into {}: {}", path.string(), errno_text(errno));
+      break;
+    }
+    tmp_name.clear();
+    fsync_dir(dir);
+    ok = true;
+  } while (false);
+
+  if (!ok && !tmp_name.empty()) (void)::unlink(tmp_name.c_str());
+  return ok;
+}
+
 struct FoundFile {
   fs::path path;
   struct stat st {};
@@ -433,44 +475,39 @@ bool DiskCache::store(const KernelSpec& spec, const std::string& digest, const C
                   why);
   const std::vector<char> bytes = encode_entry(entry);
 
-  const fs::path tmp_dir = root_ / "tmp";
-  const fs::path dir = path.parent_path();
   std::string reason;
-  std::string tmp_name;
-  bool ok = false;
-  do {
-    if (!ensure_dir(tmp_dir, reason)) break;
-    (void)sweep_temp_dir(tmp_dir, false, std::time(nullptr) - kStaleTempSeconds);
-    if (!ensure_dir(dir, reason)) break;
-    tmp_name = (tmp_dir / (path.filename().string() + ".XXXXXX")).string();
-    int fd = ::mkostemp(tmp_name.data(), O_CLOEXEC);
-    if (fd < 0) {
-      reason = fmt::format("cannot create a temp file in {}: {}", tmp_dir.string(), errno_text(errno));
-      tmp_name.clear();
-      break;
-    }
-    int e = write_all(fd, bytes);
-    if (e != 0) reason = fmt::format("write failed: {}", errno_text(e));
-    else if (::fsync(fd) != 0) reason = fmt::format("fsync failed: {}", errno_text(errno));
-    if (::close(fd) != 0 && reason.empty()) reason = fmt::format("close failed: {}", errno_text(errno));
-    if (!reason.empty()) break;
-    int rc = ::rename(tmp_name.c_str(), path.c_str());
-    if (rc != 0 && errno == ENOENT) {
-      // A concurrent `clear` may have removed the (empty) target directory; recreate and retry once.
-      if (!ensure_dir(dir, reason)) break;
-      rc = ::rename(tmp_name.c_str(), path.c_str());
-    }
-    if (rc != 0) {
-      reason = fmt::format("cannot rename into {}: {}", path.string(), errno_text(errno));
-      break;
-    }
-    tmp_name.clear();
-    fsync_dir(dir);
-    ok = true;
-  } while (false);
+  if (publish_file(root_, path, bytes, reason)) return true;
+  g_failed_stores.fetch_add(1, std::memory_order_relaxed);
+  warn_once(g_warned_unwritable,
+            fmt::format("samplejit: warning: cache root {} is not writable ({}); keeping kernels in memory only",
+                        root_.string(), reason));
+  return false;
+}
 
-  if (ok) return true;
-  if (!tmp_name.empty()) (void)::unlink(tmp_name.c_str());
+namespace {
+constexpr const char* kSideDir = "toolchain";
+
+void validate_side_name(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 128 && name.front() != '.' &&
+                  std::all_of(name.begin(), name.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                  });
+  if (!ok) throw_invalid("name", name, "a side file name is 1-128 of [a-z0-9._-], not starting with '.'");
+}
+}  // namespace
+
+std::optional<std::string> DiskCache::read_side_file(const std::string& name) const {
+  validate_side_name(name);
+  FileBytes file;
+  bool opened = false;
+  if (read_file(root_ / kSideDir / name, file, opened) != 0) return std::nullopt;
+  return std::string(file.bytes.begin(), file.bytes.end());
+}
+
+bool DiskCache::write_side_file(const std::string& name, const std::string& text) {
+  validate_side_name(name);
+  std::string reason;
+  if (publish_file(root_, root_ / kSideDir / name, std::vector<char>(text.begin(), text.end()), reason)) return true;
   g_failed_stores.fetch_add(1, std::memory_order_relaxed);
   warn_once(g_warned_unwritable,
             fmt::format("samplejit: warning: cache root {} is not writable ({}); keeping kernels in memory only",
@@ -562,6 +599,8 @@ std::size_t DiskCache::clear() {
   for (const FoundFile& f : scan_entries(root_, &dirs))
     if (::unlink(f.path.c_str()) == 0) ++removed;
   removed += sweep_temp_dir(root_ / "tmp", true, 0);
+  (void)sweep_temp_dir(root_ / kSideDir, true, 0);  // side files are not entries: not counted
+  (void)::rmdir((root_ / kSideDir).c_str());
   // Drop the now empty directory tree, deepest first; anything not ours keeps its directory.
   std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
     return a.native().size() > b.native().size();

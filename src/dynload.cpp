@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <vector>
@@ -33,7 +34,9 @@ void bind(void* handle, F& fn, const char* symbol, const std::string& lib) {
     throw Error(ErrorCode::NotAvailable, fmt::format("{} lacks symbol {} (too old?)", lib, symbol));
 }
 
-std::vector<std::string> nvrtc_names() {
+}  // namespace
+
+std::vector<std::string> nvrtc_candidates() {
   std::vector<std::string> names;
   if (const char* env = std::getenv("SAMPLEJIT_NVRTC_LIBRARY"); env && *env) names.emplace_back(env);
   for (const char* n : {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"}) names.emplace_back(n);
@@ -44,13 +47,28 @@ std::vector<std::string> nvrtc_names() {
   return names;
 }
 
+namespace {
+
+std::atomic<bool> g_nvrtc_loaded{false};
+
+bool any_candidate_mapped() {
+  for (const auto& n : nvrtc_candidates()) {
+    if (void* h = dlopen(n.c_str(), RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD)) {
+      dlclose(h);  // NOLOAD still took a reference
+      return true;
+    }
+  }
+  return false;
+}
+
 struct NvrtcHolder {
   NvrtcApi api;
   std::string error;
   NvrtcHolder() {
     try {
       std::string tried;
-      void* h = open_first(nvrtc_names(), api.path, tried);
+      api.found_resident = any_candidate_mapped();
+      void* h = open_first(nvrtc_candidates(), api.path, tried);
       if (!h) throw Error(ErrorCode::NotAvailable, "cannot load NVRTC; tried:" + tried);
       bind(h, api.version, "nvrtcVersion", api.path);
       bind(h, api.getNumSupportedArchs, "nvrtcGetNumSupportedArchs", api.path);
@@ -67,6 +85,9 @@ struct NvrtcHolder {
       bind(h, api.getPTXSize, "nvrtcGetPTXSize", api.path);
       bind(h, api.getPTX, "nvrtcGetPTX", api.path);
       bind(h, api.getErrorString, "nvrtcGetErrorString", api.path);
+      Dl_info where{};
+      api.file = dladdr(reinterpret_cast<void*>(api.version), &where) && where.dli_fname ? where.dli_fname : api.path;
+      g_nvrtc_loaded = true;
     } catch (const Error& e) {
       error = e.what();
     }
@@ -162,6 +183,15 @@ const DriverApi& driver() {
 }
 
 bool driver_available() noexcept { return driver_holder().error.empty(); }
+
+bool nvrtc_resident() noexcept {
+  if (g_nvrtc_loaded) return true;
+  try {
+    return any_candidate_mapped();
+  } catch (...) {
+    return true;  // cannot tell (out of memory): say yes, so that the caller loads and asks NVRTC
+  }
+}
 
 void driver_check(CUresult r, const char* call, const char* file, int line) {
   if (r == CUDA_SUCCESS) return;

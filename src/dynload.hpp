@@ -6,6 +6,7 @@
 #include <nvrtc.h>
 
 #include <string>
+#include <vector>
 
 namespace samplejit::detail {
 
@@ -26,6 +27,10 @@ struct NvrtcApi {
   decltype(&::nvrtcGetPTX) getPTX = nullptr;
   decltype(&::nvrtcGetErrorString) getErrorString = nullptr;
   std::string path;  // the library actually opened
+  std::string file;  // the file the loader mapped for it (dladdr), for the toolchain stamp
+  // A libnvrtc was already mapped (the host program loaded one) before ours was opened, so which
+  // file dlopen gave back depended on the process, not on the loader's search alone.
+  bool found_resident = false;
 };
 
 struct DriverApi {
@@ -81,6 +86,12 @@ struct DriverApi {
 const NvrtcApi& nvrtc();
 const DriverApi& driver();  // also calls cuInit(0) once
 bool driver_available() noexcept;
+
+// The names nvrtc() tries, in order (SAMPLEJIT_NVRTC_LIBRARY first when set).
+std::vector<std::string> nvrtc_candidates();
+// Whether this process already has a libnvrtc mapped: ours, or one under any candidate name that
+// the host program loaded (dlopen would hand that one back). Loads nothing.
+bool nvrtc_resident() noexcept;
 
 // "cuLaunchKernel(...) failed: CUDA_ERROR_X (description)"; throws samplejit::Error(Driver).
 void driver_check(CUresult r, const char* call, const char* file, int line);

@@ -15,6 +15,7 @@
 
 #include "dynload.hpp"
 #include "sample_params.hpp"
+#include "toolchain.hpp"
 #include "samplejit/disk_cache.hpp"
 #include "samplejit/samplejit.hpp"
 
@@ -227,6 +228,7 @@ struct Runtime::Impl {
   struct CompiledSlot {
     std::shared_future<std::shared_ptr<const Compiled>> ready;
     Source source = Source::Compiled;
+    std::string digest;  // set with `ready`
   };
   struct DeviceRecord {
     DeviceInfo info;
@@ -246,9 +248,23 @@ struct Runtime::Impl {
       for (auto& [ordinal, rec] : devices) detail::driver().primaryCtxRelease(ordinal);
   }
 
+  struct Obtained {
+    std::shared_ptr<const Compiled> compiled;
+    Source source = Source::Compiled;
+    std::string digest;  // the key it is stored under (another than asked for after a stale stamp)
+  };
+
+  // The compile inputs for a spec, keyed with the NVRTC stamp's answer when that spares loading
+  // NVRTC (src/toolchain.hpp); `stamped` tells obtain() to confirm it before compiling.
+  CompileInputs inputs(const KernelSpec& spec, bool& stamped) {
+    const detail::KeyToolchain t = detail::key_toolchain(disk ? &*disk : nullptr);
+    stamped = t.from_stamp;
+    return make_compile_inputs(spec, t.info);
+  }
+
   // Returns the binary for inputs and where it came from. The first caller for a digest does the
   // work; concurrent callers wait on the same future.
-  std::pair<std::shared_ptr<const Compiled>, Source> obtain(const CompileInputs& in, const std::string& digest) {
+  Obtained obtain(const CompileInputs& in, const std::string& digest, bool stamped) {
     std::promise<std::shared_ptr<const Compiled>> promise;
     std::shared_ptr<CompiledSlot> slot;
     bool owner = false;
@@ -265,16 +281,16 @@ struct Runtime::Impl {
     }
     if (!owner) {
       memory_hits++;
-      return {slot->ready.get(), Source::Memory};
+      auto result = slot->ready.get();
+      return {result, Source::Memory, slot->digest.empty() ? digest : slot->digest};
     }
     try {
-      std::shared_ptr<const Compiled> result;
-      Source source = Source::Compiled;
+      Obtained got{nullptr, Source::Compiled, digest};
       if (disk) {
         if (auto entry = disk->load(in.spec, digest)) {
           try {
-            result = std::make_shared<const Compiled>(from_cache_entry(in, entry->meta, entry->binary));
-            source = Source::Disk;
+            got.compiled = std::make_shared<const Compiled>(from_cache_entry(in, entry->meta, entry->binary));
+            got.source = Source::Disk;
             disk_hits++;
           } catch (const Error& e) {
             // Checksummed but unusable (e.g. written by a build that stored less metadata): a miss.
@@ -283,15 +299,23 @@ struct Runtime::Impl {
           }
         }
       }
-      if (!result) {
+      if (!got.compiled && stamped) {
+        // A miss keyed by the stamp: NVRTC loads now anyway, so ask it. If it disagrees the stamp
+        // was stale; the true key may well be on disk already.
+        const CompileInputs real = make_compile_inputs(in.spec, detail::confirm_toolchain(disk ? &*disk : nullptr));
+        if (const std::string real_digest = real.digest(); real_digest != digest)
+          got = obtain(real, real_digest, false);
+      }
+      if (!got.compiled) {
         auto fresh = std::make_shared<Compiled>(compile(in));
         nvrtc_compiles++;
         if (disk) disk->store(in.spec, digest, CacheEntry{fresh->metadata(), fresh->payload()});
-        result = std::move(fresh);
+        got.compiled = std::move(fresh);
       }
-      slot->source = source;
-      promise.set_value(result);
-      return {result, source};
+      slot->source = got.source;
+      slot->digest = got.digest;
+      promise.set_value(got.compiled);
+      return got;
     } catch (...) {
       {
         std::lock_guard lock(mutex);
@@ -421,13 +445,14 @@ Runtime::~Runtime() = default;
 PrewarmResult Runtime::prewarm(const KernelSpec& requested) {
   const auto t0 = std::chrono::steady_clock::now();
   const KernelSpec& spec = requested;
-  const CompileInputs in = make_compile_inputs(spec);
-  const std::string digest = in.digest();
-  auto [compiled, source] = impl_->obtain(in, digest);
+  bool stamped = false;
+  const CompileInputs in = impl_->inputs(spec, stamped);
+  const Impl::Obtained got = impl_->obtain(in, in.digest(), stamped);
+  const auto& compiled = got.compiled;
   PrewarmResult r;
   r.spec = spec;
-  r.digest = digest;
-  r.source = source;
+  r.digest = got.digest;
+  r.source = got.source;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.registers = compiled->registers;
   r.spill_stores = compiled->spill_stores;
@@ -442,7 +467,8 @@ Kernel Runtime::prepare(KernelSpec spec, int device) {
   if (spec.arch.empty()) spec.arch = rec.info.arch;
   if (arch_number(spec.arch) != arch_number(rec.info.arch))
     throw_invalid("arch", spec.arch, fmt::format("device {} ({}) is {}", device, rec.info.name, rec.info.arch));
-  const CompileInputs in = make_compile_inputs(spec);
+  bool stamped = false;
+  const CompileInputs in = impl_->inputs(spec, stamped);
   const std::string digest = in.digest();
   const auto key = std::make_pair(rec.info.uuid, digest);
 
@@ -460,18 +486,23 @@ Kernel Runtime::prepare(KernelSpec spec, int device) {
     return Kernel(existing.get());  // waits if another thread is still loading this key
   }
   try {
-    auto [compiled, source] = impl_->obtain(in, digest);
+    const Impl::Obtained got = impl_->obtain(in, digest, stamped);
     std::shared_ptr<const Kernel::Impl> k;
     try {
-      k = impl_->load(rec, spec, *compiled, digest, source);
+      k = impl_->load(rec, spec, *got.compiled, got.digest, got.source);
     } catch (const Error&) {
-      if (source != Source::Disk) throw;
+      if (got.source != Source::Disk) throw;
       // A cache entry that passed its checks but that the driver rejects: drop it and rebuild.
       std::fprintf(stderr, "samplejit: warning: driver rejected cached %s; recompiling\n", spec.canonical().c_str());
-      impl_->disk->remove(spec, digest);
+      impl_->disk->remove(spec, got.digest);
       impl_->forget(digest);
-      auto fresh = impl_->obtain(in, digest);
-      k = impl_->load(rec, spec, *fresh.first, digest, fresh.second);
+      impl_->forget(got.digest);
+      // NVRTC compiles now: key with its own answer.
+      DiskCache* disk = impl_->disk ? &*impl_->disk : nullptr;
+      const CompileInputs real = make_compile_inputs(spec, detail::confirm_toolchain(disk));
+      const std::string real_digest = real.digest();
+      const Impl::Obtained fresh = impl_->obtain(real, real_digest, false);
+      k = impl_->load(rec, spec, *fresh.compiled, fresh.digest, fresh.source);
     }
     promise.set_value(k);
     return Kernel(k);

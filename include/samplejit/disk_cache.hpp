@@ -54,11 +54,17 @@ class DiskCache {
   // Remove an entry that loaded from disk but that the driver rejected.
   void remove(const KernelSpec& spec, const std::string& digest);
 
+  // Small side files under <root>/toolchain/ (the NVRTC stamp: src/toolchain.cpp), published like
+  // entries. `name` is [a-z0-9._-]+. read: nullopt when absent or unreadable; write: false (after
+  // the store warning) when the root is not writable.
+  std::optional<std::string> read_side_file(const std::string& name) const;
+  bool write_side_file(const std::string& name, const std::string& text);
+
   std::vector<CacheFileInfo> list() const;    // every *.sjit under the root, checked
   std::uintmax_t total_bytes() const;
   // Delete least recently used entries until the total is <= max_bytes. Returns files removed.
   std::size_t prune(std::uintmax_t max_bytes);
-  std::size_t clear();                          // delete every entry and temp file
+  std::size_t clear();                          // delete every entry, temp file and side file
   bool writable();                              // root exists or can be created, and accepts files
 
  private:

@@ -57,7 +57,9 @@ struct CompileInputs {
   std::string nvrtc_version;
   std::string digest() const;        // 32 lowercase hex chars (XXH3-128 of labelled fields)
 };
-CompileInputs make_compile_inputs(const KernelSpec& spec);
+CompileInputs make_compile_inputs(const KernelSpec& spec);  // asks NVRTC (loads it)
+// Keyed with `info` as given: the runtime passes its NVRTC stamp's (src/toolchain.hpp) on a warm start.
+CompileInputs make_compile_inputs(const KernelSpec& spec, const NvrtcInfo& info);
 // The canonical NVRTC options for a target, shared by a module's programs (each adds its
 // program_option()). docs/semantics.md explains the floating-point flags.
 std::vector<std::string> compile_options(const Target& target);

@@ -25,6 +25,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "samplejit/jit.hpp"
+
 extern char** environ;
 
 namespace fs = std::filesystem;
@@ -51,9 +53,12 @@ struct CliResult {
   std::string out, err;
 };
 
-// Runs the CLI with `args`; SAMPLEJIT_CACHE_DIR is set to cache_root in the child's environment only.
-CliResult run_cli(const std::vector<std::string>& args, const fs::path& cache_root) {
-  const std::string exe = SAMPLEJIT_CLI_PATH;
+// Runs the CLI with `args`; SAMPLEJIT_CACHE_DIR is set to cache_root in the child's environment only,
+// as is each "NAME=value" of extra_env (replacing the parent's NAME). `via`: another path to the
+// CLI (a link) to execute it by, which is also its argv[0].
+CliResult run_cli(const std::vector<std::string>& args, const fs::path& cache_root,
+                  const std::vector<std::string>& extra_env = {}, const std::string& via = "") {
+  const std::string exe = via.empty() ? std::string(SAMPLEJIT_CLI_PATH) : via;
   std::vector<std::string> argv_s{exe};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -61,10 +66,15 @@ CliResult run_cli(const std::vector<std::string>& args, const fs::path& cache_ro
   argv.push_back(nullptr);
 
   const std::string var = "SAMPLEJIT_CACHE_DIR=";
+  std::vector<std::string> replaced{var};
+  for (const auto& e : extra_env) replaced.push_back(e.substr(0, e.find('=') + 1));
   std::vector<std::string> env_s;
   for (char** e = environ; e && *e; ++e)
-    if (std::strncmp(*e, var.c_str(), var.size()) != 0) env_s.emplace_back(*e);
+    if (std::none_of(replaced.begin(), replaced.end(),
+                     [&](const std::string& r) { return std::strncmp(*e, r.c_str(), r.size()) == 0; }))
+      env_s.emplace_back(*e);
   env_s.push_back(var + cache_root.string());
+  env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -211,6 +221,105 @@ TEST_CASE("cli prewarm compiles once, then hits the disk cache", "[cli]") {
   CHECK(rows[0]["spec"] == kBitSpec);
   CHECK(rows[0]["result"] == "hit");
   CHECK(files[0].filename().string() == kBitSpec + "." + rows[0]["digest"].get<std::string>() + ".sjit");
+}
+
+namespace {
+// The NVRTC stamp files under a cache root (src/toolchain.cpp).
+std::vector<fs::path> stamp_files(const fs::path& root) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root / "toolchain", ec)) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+nlohmann::json prewarm_row(const fs::path& root, const std::vector<std::string>& env = {},
+                           const std::string& via = "") {
+  const CliResult r = run_cli({"prewarm", "--arch", "sm_90", "--dtype", "bf16", "--vocab", "32000", "--mask", "nomask",
+                               "--kind", "truncate", "--json"},
+                              root, env, via);
+  INFO(describe(r));
+  REQUIRE(r.status == 0);
+  const auto rows = nlohmann::json::parse(r.out);
+  REQUIRE(rows.size() == 1);
+  return rows[0];
+}
+}  // namespace
+
+TEST_CASE("cli prewarm: a warm start keys from the NVRTC stamp and does not load NVRTC", "[cli][cache]") {
+  CliTempDir tmp;
+  const fs::path root = tmp.path / "cache";
+  const samplejit::NvrtcInfo& nvrtc = samplejit::nvrtc_info();  // this process may load it; the CLI's may not
+
+  const auto first = prewarm_row(root);
+  CHECK(first["result"] == "compiled");
+  CHECK(first["nvrtc_loaded"] == true);
+  const std::string digest = first["digest"];
+  auto stamps = stamp_files(root);
+  REQUIRE(stamps.size() == 1);
+  CHECK(std::regex_match(stamps[0].filename().string(), std::regex("nvrtc-[0-9a-f]{32}\\.json")));
+  nlohmann::json stamp = nlohmann::json::parse(read_bytes(stamps[0]));
+  CHECK(stamp["major"] == nvrtc.major);
+  CHECK(stamp["minor"] == nvrtc.minor);
+  CHECK(stamp["archs"].get<std::vector<int>>() == nvrtc.archs);
+
+  // Warm: the same key, and libnvrtc never mapped.
+  const auto warm = prewarm_row(root);
+  CHECK(warm["result"] == "hit");
+  CHECK(warm["digest"] == digest);
+  CHECK(warm["nvrtc_loaded"] == false);
+
+  // The same program started by another path (here a link: argv[0] differs) is the same loader state.
+  const fs::path link = tmp.path / "sj";
+  fs::create_symlink(SAMPLEJIT_CLI_PATH, link);
+  CHECK(prewarm_row(root, {}, link.string())["nvrtc_loaded"] == false);
+  CHECK(stamp_files(root).size() == 1);
+
+  // Each step below leaves a valid stamp behind for the next (one compile for the whole case).
+  // A stale stamp: NVRTC is asked on the miss, the true key hits and the stamp is corrected.
+  stamp["minor"] = nvrtc.minor + 7;
+  write_text(stamps[0], stamp.dump());
+  auto row = prewarm_row(root);
+  CHECK(row["result"] == "hit");
+  CHECK(row["digest"] == digest);
+  CHECK(row["nvrtc_loaded"] == true);
+  stamp = nlohmann::json::parse(read_bytes(stamps[0]));
+  CHECK(stamp["minor"] == nvrtc.minor);
+  CHECK(prewarm_row(root)["nvrtc_loaded"] == false);
+  CHECK(sjit_files(root).size() == 1);  // nothing compiled or stored under the stale key
+
+  // A library file that changed since the stamp was written is not trusted.
+  stamp["file_identity"] = stamp["file_identity"].get<std::string>() + "0";
+  write_text(stamps[0], stamp.dump());
+  row = prewarm_row(root);
+  CHECK(row["result"] == "hit");
+  CHECK(row["nvrtc_loaded"] == true);
+  CHECK(prewarm_row(root)["nvrtc_loaded"] == false);  // rewritten
+
+  // An unreadable stamp is ignored and rewritten.
+  write_text(stamps[0], "{\"schema\": 1, \"major\":");
+  CHECK(prewarm_row(root)["nvrtc_loaded"] == true);
+  CHECK(prewarm_row(root)["nvrtc_loaded"] == false);
+
+  // Another loader state has a stamp of its own.
+  const fs::path lib_dir = tmp.path / "libdir";
+  fs::create_directories(lib_dir);
+  const std::vector<std::string> env{"LD_LIBRARY_PATH=" + lib_dir.string()};
+  CHECK(prewarm_row(root, env)["nvrtc_loaded"] == true);
+  CHECK(stamp_files(root).size() == 2);
+  CHECK(prewarm_row(root, env)["nvrtc_loaded"] == false);
+  // A file appearing in a searched directory could be another libnvrtc: the stamp no longer applies.
+  write_text(lib_dir / "libunrelated.so", "");
+  CHECK(prewarm_row(root, env)["nvrtc_loaded"] == true);
+  CHECK(stamp_files(root).size() == 3);
+  CHECK(prewarm_row(root)["nvrtc_loaded"] == false);  // the first state's stamp still answers
+
+  // cache clear removes the stamps with the entries.
+  const CliResult cleared = run_cli({"cache", "clear"}, root);
+  INFO(describe(cleared));
+  REQUIRE(cleared.status == 0);
+  CHECK(stamp_files(root).empty());
+  CHECK_FALSE(fs::exists(root / "toolchain"));
 }
 
 TEST_CASE("cli prewarm --model-config expands dtype x vocab x archs", "[cli]") {

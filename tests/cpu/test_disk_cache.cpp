@@ -862,3 +862,34 @@ TEST_CASE("disk cache: bad digests are rejected with the argument and value name
   CHECK_FALSE(fs::exists(tmp.path / "cache"));
   CHECK(cache.store(spec, kDigestA, entry));
 }
+
+TEST_CASE("disk cache: side files round-trip, are published whole and reject bad names", "[cache]") {
+  TempDir tmp;
+  DiskCache cache(tmp.path / "cache");
+  CHECK_FALSE(cache.read_side_file("nvrtc-0123.json").has_value());
+  REQUIRE(cache.write_side_file("nvrtc-0123.json", "{\"a\": 1}\n"));
+  CHECK(cache.read_side_file("nvrtc-0123.json") == std::optional<std::string>("{\"a\": 1}\n"));
+  REQUIRE(cache.write_side_file("nvrtc-0123.json", "second"));
+  CHECK(cache.read_side_file("nvrtc-0123.json") == std::optional<std::string>("second"));
+  CHECK(fs::is_regular_file(tmp.path / "cache" / "toolchain" / "nvrtc-0123.json"));
+  // Published through a temp file and a rename: none is left behind.
+  CHECK(fs::is_empty(tmp.path / "cache" / "tmp"));
+  // Side files are not entries.
+  CHECK(cache.list().empty());
+  CHECK(cache.total_bytes() == 0);
+
+  const std::vector<std::string> bad_names{
+      "", ".hidden", "../escape", "a/b", "UPPER", std::string(129, 'a'), std::string("nul\0x", 5)};
+  for (const std::string& bad : bad_names) {
+    INFO("name '" << bad << "'");
+    try {
+      (void)cache.read_side_file(bad);
+      FAIL("no exception");
+    } catch (const samplejit::Error& e) {
+      CHECK(e.code() == ErrorCode::InvalidArgument);
+      CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains("name"));
+    }
+    CHECK_THROWS_AS(cache.write_side_file(bad, "x"), samplejit::Error);
+  }
+  CHECK_FALSE(fs::exists(tmp.path / "escape"));
+}

@@ -536,6 +536,8 @@ int cmd_jit_probe(const GpuOptions& o) {
       {"spec", k.spec().canonical()},
       {"source", to_string(k.source())},
       {"nvrtc_compiles", rt.stats().nvrtc_compiles},
+      // A warm start keys from the NVRTC stamp and leaves libnvrtc unloaded (src/toolchain.hpp).
+      {"nvrtc_loaded", detail::nvrtc_resident()},
       {"since_spawn_ms", {{"command", ms(t0, t_cmd)}, {"ready", ms(t0, t_ready)}, {"first_launch", ms(t0, t_launch)}}},
       {"steps_ms",
        {{"cuinit", ms(t_cmd, t_init)},
@@ -579,9 +581,9 @@ nlohmann::json run_jit_bench(const GpuOptions& o, const BenchPlan& plan, const D
   std::fprintf(out, "\nJIT cost (cache %s, removed afterwards; CUDA_CACHE_DISABLE=%s)\n", root.string().c_str(),
                std::getenv("CUDA_CACHE_DISABLE") ? std::getenv("CUDA_CACHE_DISABLE") : "unset");
   std::fprintf(out,
-               "| spec | cold s | warm in-process ms | child prepare ms | spawn->ready ms | spawn->1st launch ms | "
-               "child wall ms |\n"
-               "|---|---:|---:|---:|---:|---:|---:|\n");
+               "| spec | cold s | warm in-process ms | child prepare ms | child loaded NVRTC | spawn->ready ms | "
+               "spawn->1st launch ms | child wall ms |\n"
+               "|---|---:|---:|---:|---|---:|---:|---:|\n");
   {
     // Separate runtimes: each starts with empty in-memory caches, so the first sees only an empty
     // directory (NVRTC compile + load) and the second only the files the first wrote (disk hit).
@@ -633,9 +635,12 @@ nlohmann::json run_jit_bench(const GpuOptions& o, const BenchPlan& plan, const D
         return proc.contains(a) && proc[a].contains(b) ? fmt::format("{:.1f}", proc[a][b].get<double>())
                                                        : std::string("-");
       };
-      std::fprintf(out, "| %s | %.2f (%s) | %.2f (%s) | %s | %s | %s | %.1f |\n", name.c_str(), cold_s[i],
+      const std::string loaded =
+          proc.contains("nvrtc_loaded") ? (proc["nvrtc_loaded"].get<bool>() ? "yes" : "no") : std::string("-");
+      std::fprintf(out, "| %s | %.2f (%s) | %.2f (%s) | %s | %s | %s | %s | %.1f |\n", name.c_str(), cold_s[i],
                    cold_src[i].c_str(), warm_ms[i], warm_src[i].c_str(), num("steps_ms", "prepare").c_str(),
-                   num("since_spawn_ms", "ready").c_str(), num("since_spawn_ms", "first_launch").c_str(), p.wall_ms);
+                   loaded.c_str(), num("since_spawn_ms", "ready").c_str(),
+                   num("since_spawn_ms", "first_launch").c_str(), p.wall_ms);
       std::fflush(out);
       rows.push_back(std::move(row));
     }
@@ -653,7 +658,8 @@ nlohmann::json run_jit_bench(const GpuOptions& o, const BenchPlan& plan, const D
            "cold_s: prepare() against an empty cache directory (render, NVRTC compile, cache write, load). "
            "warm_ms: prepare() by a second Runtime in the same process (disk hit, load). process: a fresh "
            "`samplejit bench-jit-probe` process; since_spawn_ms is measured from just before posix_spawn, "
-           "steps_ms inside the child; first_launch includes the lazy module load. The run sets "
+           "steps_ms inside the child; first_launch includes the lazy module load; nvrtc_loaded: whether the child "
+           "had libnvrtc mapped when its kernel was ready (a warm start keys from the NVRTC stamp). The run sets "
            "CUDA_CACHE_DISABLE=1, so the CUDA compute cache cannot serve a cold compile."}};
 }
 

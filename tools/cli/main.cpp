@@ -138,8 +138,11 @@ int cmd_prewarm(const VariantOptions& vo, int jobs, bool json) {
         PrewarmResult r = rt.prewarm(specs[i]);
         std::lock_guard lock(mu);
         const std::size_t n = ++done;
+        // Whether this process has loaded libnvrtc by now: a warm prewarm keys from the NVRTC stamp
+        // and loads nothing (docs/design.md, "Warm start without NVRTC").
         rows[i] = {{"spec", r.spec.canonical()}, {"result", to_string(r.source)}, {"seconds", r.seconds},
-                   {"digest", r.digest},         {"registers", r.registers},     {"spill_stores", r.spill_stores}};
+                   {"digest", r.digest},         {"registers", r.registers},     {"spill_stores", r.spill_stores},
+                   {"nvrtc_loaded", detail::nvrtc_resident()}};
         if (!json)
           std::printf("[%zu/%zu] %-48s %-8s %6.2fs\n", n, specs.size(), r.spec.canonical().c_str(),
                       std::string(to_string(r.source)).c_str(), r.seconds);
