@@ -1385,11 +1385,12 @@ struct Row {
       if (kFusedDigit && k_on && key != 0 && (key >> kShift0) >= floor) atomicAdd(&counts[key >> kShift0], 1u);
     };
     // The sampler keeps the gather pass: it also sums the row's mass, which needs the max.
-    // Up to k = 256 the list (about 3-6 k tokens before its last pruning) stays within capacity;
-    // fixed k = 50, 128, 256 measured 0.74-0.83x the gather pass's time at V >= 128256 (same-run
-    // A/B, docs/bench/ab-collect). A first version taking k up to 1024 without the final pruning
-    // was slower on random k (overflows, and sorting the surplus); larger k is not re-measured.
-    constexpr int kCollectMaxK = kCandidateCap / 16;
+    // Fixed k = 50, 128, 256 measured 0.74-0.83x the gather pass's time at V >= 128256 (same-run
+    // A/B, docs/bench/ab-collect). k up to 1024: random k in [1, 1024] 0.85-0.88x at B >= 256 and
+    // 0.92-0.96x at B = 64 (down to 0.76x), every other cell within 1% (docs/bench/collect1024-ab).
+    // A first version that took k up to 1024 without the final pruning was slower: rows whose list
+    // overflows still fall back to the gather pass, and the split sort now sorts one bin.
+    constexpr int kCollectMaxK = kCandidateCap / 4;
     const bool collect = kCollect && k_on && !stats && k <= kCollectMaxK;
     bool collected = false;
     if (collect)

@@ -196,13 +196,12 @@ TEST_CASE("one CTA per row streams 16-byte chunks from any start, stride and voc
 
 TEST_CASE("one CTA per row collects top-k candidates during its first pass", "[gpu]") {
   // One-CTA kernels of 256 threads or more whose threads read at least 24 chunks of the row collect
-  // the candidates of k <= min(V / 1024, 256) while counting, with a threshold raised after the
-  // first eighth and at the half, and collect the first eighth and the unaligned edges afterwards
-  // (bf16 at V = 100003 with 1024 threads does not qualify: the gather pass). k in [1, 64] keeps
-  // the list short; k in [200, 256] fills it most at V = 262147 and runs the gather pass at
-  // V = 100003 (k > 97); grammar rows hold fewer than k candidates in the first
+  // the candidates of k <= 1024 while counting, with a threshold raised after the first eighth and
+  // at the half, and collect the first eighth and the unaligned edges afterwards (bf16 at
+  // V = 100003 with 1024 threads does not qualify: the gather pass). k in [1, 64] keeps the list
+  // short; k in [200, 256] fills it more; grammar rows hold fewer than k candidates in the first
   // eighth, and ties rows overflow the list (both then run the gather pass); k in [1, 1024] mixes
-  // both kinds of rows. The final pass then writes the listed tokens only (bool mask: cleared,
+  // every kind of row, large k overflowing more often. The final pass then writes the listed tokens only (bool mask: cleared,
   // then set). Odd vocabularies end mid-chunk; misaligned rows start mid-chunk.
   for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
     for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{200, 256}, std::pair{1, 1024}})
