@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -86,7 +87,13 @@ struct NvrtcHolder {
       bind(h, api.getPTX, "nvrtcGetPTX", api.path);
       bind(h, api.getErrorString, "nvrtcGetErrorString", api.path);
       Dl_info where{};
-      api.file = dladdr(reinterpret_cast<void*>(api.version), &where) && where.dli_fname ? where.dli_fname : api.path;
+      const bool found = dladdr(reinterpret_cast<void*>(api.version), &where) && where.dli_fname;
+      api.file = found ? where.dli_fname : api.path;
+      // Absolute (a relative SAMPLEJIT_NVRTC_LIBRARY is resolved against the working directory),
+      // but with its symlinks kept: the stamp checks the file they lead to when it is read, so a
+      // link moved to another version of the library is seen.
+      std::error_code ec;
+      if (const auto abs = std::filesystem::absolute(api.file, ec); !ec) api.file = abs.string();
       g_nvrtc_loaded = true;
     } catch (const Error& e) {
       error = e.what();
