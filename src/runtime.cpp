@@ -248,6 +248,8 @@ struct Runtime::Impl {
       for (auto& [ordinal, rec] : devices) detail::driver().primaryCtxRelease(ordinal);
   }
 
+  DiskCache* disk_or_null() { return disk ? &*disk : nullptr; }
+
   struct Obtained {
     std::shared_ptr<const Compiled> compiled;
     Source source = Source::Compiled;
@@ -257,7 +259,7 @@ struct Runtime::Impl {
   // The compile inputs for a spec, keyed with the NVRTC stamp's answer when that spares loading
   // NVRTC (src/toolchain.hpp); `stamped` tells obtain() to confirm it before compiling.
   CompileInputs inputs(const KernelSpec& spec, bool& stamped) {
-    const detail::KeyToolchain t = detail::key_toolchain(disk ? &*disk : nullptr);
+    const detail::KeyToolchain t = detail::key_toolchain(disk_or_null());
     stamped = t.from_stamp;
     return make_compile_inputs(spec, t.info);
   }
@@ -282,7 +284,7 @@ struct Runtime::Impl {
     if (!owner) {
       memory_hits++;
       auto result = slot->ready.get();
-      return {result, Source::Memory, slot->digest.empty() ? digest : slot->digest};
+      return {result, Source::Memory, slot->digest};
     }
     try {
       Obtained got{nullptr, Source::Compiled, digest};
@@ -302,7 +304,7 @@ struct Runtime::Impl {
       if (!got.compiled && stamped) {
         // A miss keyed by the stamp: NVRTC loads now anyway, so ask it. If it disagrees the stamp
         // was stale; the true key may well be on disk already.
-        const CompileInputs real = make_compile_inputs(in.spec, detail::confirm_toolchain(disk ? &*disk : nullptr));
+        const CompileInputs real = make_compile_inputs(in.spec, detail::confirm_toolchain(disk_or_null()));
         if (const std::string real_digest = real.digest(); real_digest != digest)
           got = obtain(real, real_digest, false);
       }
@@ -498,8 +500,7 @@ Kernel Runtime::prepare(KernelSpec spec, int device) {
       impl_->forget(digest);
       impl_->forget(got.digest);
       // NVRTC compiles now: key with its own answer.
-      DiskCache* disk = impl_->disk ? &*impl_->disk : nullptr;
-      const CompileInputs real = make_compile_inputs(spec, detail::confirm_toolchain(disk));
+      const CompileInputs real = make_compile_inputs(spec, detail::confirm_toolchain(impl_->disk_or_null()));
       const std::string real_digest = real.digest();
       const Impl::Obtained fresh = impl_->obtain(real, real_digest, false);
       k = impl_->load(rec, spec, *fresh.compiled, fresh.digest, fresh.source);

@@ -148,8 +148,9 @@ std::optional<NvrtcInfo> read_stamp(const DiskCache& cache, const std::string& s
     info.minor = j.at("minor").get<int>();
     info.archs = j.at("archs").get<std::vector<int>>();
     info.library = j.at("library").get<std::string>();
-    if (info.major <= 0 || info.minor < 0 || info.archs.empty() || !std::is_sorted(info.archs.begin(), info.archs.end()))
-      return std::nullopt;
+    const bool sane = info.major > 0 && info.minor >= 0 && !info.archs.empty() &&
+                      std::is_sorted(info.archs.begin(), info.archs.end());
+    if (!sane) return std::nullopt;
     return info;
   } catch (const std::exception&) {
     return std::nullopt;  // torn writes cannot happen (rename), but a hand-edited file can
@@ -174,20 +175,14 @@ KeyToolchain key_toolchain(DiskCache* cache) {
   if (!cache) return {nvrtc_info(), false};
   const std::string root = cache->root().string();
   Memo& m = memo();
-  if (nvrtc_resident()) {
-    const NvrtcInfo& real = nvrtc_info();
-    std::lock_guard lock(m.mutex);
-    auto it = m.by_root.find(root);
-    if (it == m.by_root.end() || it->second.from_stamp) {
-      write_stamp(*cache, real);
-      m.by_root[root] = {real, false};
-    }
-    return {real, false};
-  }
+  // Once per root and process: later prepares reuse the answer (a stamped one is replaced by
+  // confirm_toolchain when a miss makes NVRTC answer).
   std::lock_guard lock(m.mutex);
   if (auto it = m.by_root.find(root); it != m.by_root.end()) return it->second;
+  std::optional<NvrtcInfo> stamped;
+  if (!nvrtc_resident()) stamped = read_stamp(*cache, loader_state_digest());
   KeyToolchain t;
-  if (auto stamped = read_stamp(*cache, loader_state_digest())) {
+  if (stamped) {
     t = {*stamped, true};
   } else {
     t = {nvrtc_info(), false};

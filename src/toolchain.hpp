@@ -18,7 +18,8 @@ struct KeyToolchain {
 // of a warm prepare. When `cache` holds a stamp written under the same loader state
 // (src/toolchain.cpp) and the library file it names is unchanged, the stamp answers and
 // nothing is loaded; otherwise NVRTC is loaded and asked, and the stamp (re)written. With no cache,
-// or with a libnvrtc already in the process, NVRTC answers.
+// or with a libnvrtc already in the process, NVRTC answers. Decided once per cache root and
+// process; the answer is kept until confirm_toolchain replaces it.
 KeyToolchain key_toolchain(DiskCache* cache);
 // After NVRTC was loaded for a compile: what it reports, with the stamp rewritten if it said
 // otherwise (a stale stamp; the caller then keys again).

@@ -201,8 +201,9 @@ TEST_CASE("one CTA per row collects top-k candidates during its first pass", "[g
   // V = 100003 with 1024 threads does not qualify: the gather pass). k in [1, 64] keeps the list
   // short; k in [200, 256] fills it more; grammar rows hold fewer than k candidates in the first
   // eighth, and ties rows overflow the list (both then run the gather pass); k in [1, 1024] mixes
-  // every kind of row, large k overflowing more often. The final pass then writes the listed tokens only (bool mask: cleared,
-  // then set). Odd vocabularies end mid-chunk; misaligned rows start mid-chunk.
+  // every kind of row, large k overflowing more often. The final pass then writes the listed
+  // tokens only (bool mask: cleared, then set). Odd vocabularies end mid-chunk; misaligned rows
+  // start mid-chunk.
   for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
     for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{200, 256}, std::pair{1, 1024}})
       for (std::int64_t offset : {0, 3}) {
@@ -276,7 +277,7 @@ TEST_CASE("cluster kernels stage rows from any start and stride, and gather few 
 
 TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
   // Without top-p the tokens above the k-th token's bin are kept in any order, so only that bin is
-  // sorted: one CTA per row splits its list (collected in pass 1 for k <= 256, else gathered)
+  // sorted: one CTA per row splits its list (collected in pass 1 for k <= 1024, else gathered)
   // into the bin, sorted, and the tokens above it, and still lists the kept set; cluster rows
   // gather the window bin alone. k in [1, 64]: short lists, usually collected; [200, 1024]: up to
   // a thousand tokens above the cut's bin, and first-digit bins of hundreds on one CTA (past 256
