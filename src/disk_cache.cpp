@@ -174,7 +174,8 @@ void fsync_dir(const fs::path& dir) {
   ::close(fd);
 }
 
-// Removes regular files in <root>/tmp; only those last modified before `cutoff` unless `all`.
+// Removes the regular files (and links) of a flat directory such as <root>/tmp; only those last
+// modified before `cutoff` unless `all`.
 std::size_t sweep_temp_dir(const fs::path& tmp_dir, bool all, std::time_t cutoff) {
   DIR* d = ::opendir(tmp_dir.c_str());
   if (d == nullptr) return 0;
