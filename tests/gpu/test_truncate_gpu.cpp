@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -72,6 +73,16 @@ void for_each_one_cta_variant(F f) {
         }
 }
 
+// A fixed-size cluster variant (512-thread CTAs), prepared and counted; none when its slices
+// would not fit in the cluster's shared memory.
+std::optional<Kernel> cluster_variant(DType d, std::int64_t v, int cluster, MaskKind m) {
+  KernelSpec spec = make(d, v, 512, m, cluster);
+  spec.arch = runtime().device_info(0).arch;
+  if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) return std::nullopt;
+  tally().variants++;
+  return runtime().prepare(spec, 0);
+}
+
 // 12 rows, the first starting `offset` elements off a 16-byte boundary, stride V + offset.
 VerifyOptions one_cta_options(std::int64_t v, std::int64_t offset) {
   VerifyOptions o;
@@ -107,11 +118,9 @@ TEST_CASE("every cluster size matches the CPU reference", "[gpu]") {
     for (std::int64_t v : {std::int64_t{32000}, std::int64_t{50257}, std::int64_t{262144}})
       for (int c : {1, 2, 4, 8, 16})
         for (MaskKind m : {MaskKind::Bits}) {
-          KernelSpec spec = make(d, v, 512, m, c);
-          spec.arch = runtime().device_info(0).arch;
-          if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) continue;
-          Kernel k = runtime().prepare(spec, 0);
-          tally().variants++;
+          const std::optional<Kernel> variant = cluster_variant(d, v, c, m);
+          if (!variant) continue;
+          const Kernel& k = *variant;
           VerifyOptions o;
           o.batch = 12;
           o.seed = static_cast<std::uint64_t>(v) * 3 + static_cast<std::uint64_t>(c);
@@ -247,11 +256,9 @@ TEST_CASE("cluster kernels stage rows from any start and stride, and gather few 
     for (std::int64_t v : {std::int64_t{50257}, std::int64_t{151936}})
       for (int c : {2, 8, 16})
         for (MaskKind m : {MaskKind::None, MaskKind::Bits}) {
-          KernelSpec spec = make(d, v, 512, m, c);
-          spec.arch = runtime().device_info(0).arch;
-          if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) continue;
-          Kernel k = runtime().prepare(spec, 0);
-          tally().variants++;
+          const std::optional<Kernel> variant = cluster_variant(d, v, c, m);
+          if (!variant) continue;
+          const Kernel& k = *variant;
           for (std::int64_t offset : {0, 3})
             for (std::int64_t pad : {0, 5}) {
               VerifyOptions o;
@@ -281,8 +288,9 @@ TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
   // into the bin, sorted, and the tokens above it, and still lists the kept set; cluster rows
   // gather the window bin alone. k in [1, 64]: short lists, usually collected; [200, 1024]: up to
   // a thousand tokens above the cut's bin, and first-digit bins of hundreds on one CTA (past 256
-  // the bitonic sort); [1600, 4000]: mostly the radix path (lists past 4096 entries on one CTA,
-  // cuts below the key window on clusters). Ties and grammar rows put whole bins of one key at
+  // the bitonic sort); [1600, 4000]: one CTA's lists pass 4096 entries and take the radix path;
+  // cluster cuts below the key window are gathered from their first-digit bin up, or take the
+  // radix path when that passes 4096 tokens. Ties and grammar rows put whole bins of one key at
   // the cut (ties broken by index).
   const std::pair<int, int> ks[] = {{1, 64}, {200, 1024}, {1600, 4000}};
   for_each_one_cta_variant([&](const Kernel& k, std::int64_t v, int block, MaskKind m) {
@@ -300,11 +308,9 @@ TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{32000}, std::int64_t{151936}})
       for (int c : {2, 4, 8, 16}) {
-        KernelSpec spec = make(d, v, 512, MaskKind::Bits, c);
-        spec.arch = runtime().device_info(0).arch;
-        if (cluster_shared_bytes(spec) > kMaxClusterSharedBytes) continue;
-        const Kernel k = runtime().prepare(spec, 0);
-        tally().variants++;
+        const std::optional<Kernel> variant = cluster_variant(d, v, c, MaskKind::Bits);
+        if (!variant) continue;
+        const Kernel& k = *variant;
         for (auto [k_lo, k_hi] : ks) {
           VerifyOptions o;
           o.batch = 12;
@@ -312,9 +318,38 @@ TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
           o.k_hi = k_hi;
           o.with_top_p = false;
           o.seed = static_cast<std::uint64_t>(5 * v + 7 * c + k_hi);
-          INFO(spec.canonical() << " top-k alone, k in [" << k_lo << ", " << k_hi << "]");
+          INFO(k.spec().canonical() << " top-k alone, k in [" << k_lo << ", " << k_hi << "]");
           expect_clean(verify_kernel(k, o));
         }
+      }
+}
+
+TEST_CASE("cluster rows whose k-th token lies below the key window", "[gpu]") {
+  // The key window spans the 8 octaves below a row's max. Short peaked rows (an N(-4, 2) body) hold
+  // about 2% of their tokens there, grammar rows a tenth of that and +inf rows only the +inf
+  // tokens, so k in [500, 1100] at V = 32000-50257 puts most cuts below it. Top-k alone then takes
+  // a first-digit histogram of the tokens below the window, and gathers and sorts only the k-th
+  // token's bin; rows of a few tie levels put tens of thousands of tokens in that bin, past the
+  // 4096-entry list, and take the radix select, as rows with top-p always do.
+  const std::pair<int, int> ks[] = {{500, 1100}, {60, 400}};
+  for (DType d : {DType::F32, DType::F16, DType::BF16})
+    for (std::int64_t v : {std::int64_t{32000}, std::int64_t{50257}})
+      for (int c : {2, 4, 8, 16}) {
+        const std::optional<Kernel> variant = cluster_variant(d, v, c, MaskKind::Bits);
+        if (!variant) continue;
+        const Kernel& k = *variant;
+        for (auto [k_lo, k_hi] : ks)
+          for (bool with_p : {true, false}) {
+            VerifyOptions o;
+            o.batch = 16;
+            o.k_lo = k_lo;
+            o.k_hi = k_hi;
+            o.with_top_p = with_p;
+            o.seed = static_cast<std::uint64_t>(13 * v + 7 * c + k_hi + (with_p ? 1 : 0));
+            INFO(k.spec().canonical() << " k in [" << k_lo << ", " << k_hi << "]"
+                                      << (with_p ? " with top-p" : " alone"));
+            expect_clean(verify_kernel(k, o));
+          }
       }
 }
 
