@@ -1457,6 +1457,7 @@ struct Row {
     const bool k_cuts = k_on && static_cast<u32>(k) < row_count;
 
     bool done = false;
+    bool below_window = false;  // C > 1: the window holds fewer than k tokens
     if (kFusedDigit && k_cuts) {
       // Candidates: every token in or above the first-digit bin holding the k-th.
       const u64* hist = kCollect ? reinterpret_cast<const u64*>(counts) : reduce_bins<false>(Dig::kMaxBins);
@@ -1544,12 +1545,8 @@ struct Row {
         out.index = ~static_cast<u32>(c);
         done = true;
         SJ_MARK(7);
-      } else if (bin >= static_cast<u32>(kWindow) && !p_on && !stats) {
-        // Top-k alone only: sorting every token down to the k-th, as top-p's mass prefix needs,
-        // measured 1.3-2x slower than the radix path for k = 750-1000 (a bitonic sort of up to
-        // 2048 entries in every CTA of the cluster). Not in the sampler: its code unchanged, since
-        // the added code measured up to 1.04x on its cluster rows that never take it.
-        done = below_window_cut(max_key, static_cast<u32>(k), out);
+      } else {
+        below_window = bin >= static_cast<u32>(kWindow);
       }
       __syncthreads();
     } else if (p_on && row_count > 0 && !max_is_inf) {
@@ -1616,6 +1613,11 @@ struct Row {
       __syncthreads();
     }
     // C > 1: peers may still be reading this CTA's window totals, which the radix path overwrites.
+    // Top-k alone only: sorting every token down to the k-th, as top-p's mass prefix needs,
+    // measured 1.3-2x slower than the radix path for k = 750-1000 (a bitonic sort of up to 2048
+    // entries in every CTA of the cluster). Not in the sampler: its code unchanged, since the added
+    // code measured up to 1.04x on its cluster rows that never take it.
+    if (below_window && !p_on && !stats) done = below_window_cut(max_key, static_cast<u32>(k), out);
     if (C > 1 && !done && (k_cuts || p_on)) cluster_sync();
     if (!done && k_cuts) {
       auto all = [](u32, u32) { return true; };
