@@ -1343,7 +1343,8 @@ struct Row {
   // bin's tokens below the window are gathered and sorted (the window and the bins above are kept
   // whole). That is two passes over the staged slice where the radix select takes one per digit.
   // Returns false (nothing decided) when the bin does not fit on chip. Called after
-  // window_histogram, whose totals are still in sh.hist.win.
+  // window_histogram, whose totals are still in sh.hist.win, by every CTA of the cluster (the
+  // decision comes from the cluster's totals), so its barriers match.
   __device__ bool below_window_cut(u32 max_key, u32 k, Cut& out) {
     constexpr int kShift0 = Dig::shift(0);
     // The window's total goes first: the first-digit counts overwrite the union.
@@ -1612,12 +1613,13 @@ struct Row {
       }
       __syncthreads();
     }
-    // C > 1: peers may still be reading this CTA's window totals, which the radix path overwrites.
     // Top-k alone only: sorting every token down to the k-th, as top-p's mass prefix needs,
     // measured 1.3-2x slower than the radix path for k = 750-1000 (a bitonic sort of up to 2048
     // entries in every CTA of the cluster). Not in the sampler: its code unchanged, since the added
-    // code measured up to 1.04x on its cluster rows that never take it.
+    // code measured up to 1.04x on its cluster rows that never take it. Called here rather than in
+    // the window branch, where it moved the k-and-p kernels' hot code (up to 1.08x at B = 1).
     if (below_window && !p_on && !stats) done = below_window_cut(max_key, static_cast<u32>(k), out);
+    // C > 1: peers may still be reading this CTA's window totals, which the radix path overwrites.
     if (C > 1 && !done && (k_cuts || p_on)) cluster_sync();
     if (!done && k_cuts) {
       auto all = [](u32, u32) { return true; };
