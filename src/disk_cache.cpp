@@ -194,9 +194,10 @@ std::size_t sweep_temp_dir(const fs::path& tmp_dir, bool all, std::time_t cutoff
 }
 
 // Temp file under <root>/tmp, fsync, rename over `path`: readers see the old file, the new one or
-// none, never a torn one.
-bool publish_file(const fs::path& root, const fs::path& path, const std::vector<char>& bytes, std::string& reason) {
+// none, never a torn one. A failure is counted and warned about once; returns false.
+bool publish_file(const fs::path& root, const fs::path& path, const std::vector<char>& bytes) {
   const fs::path tmp_dir = root / "tmp";
+  std::string reason;
   const fs::path dir = path.parent_path();
   std::string tmp_name;
   bool ok = false;
@@ -231,8 +232,13 @@ bool publish_file(const fs::path& root, const fs::path& path, const std::vector<
     ok = true;
   } while (false);
 
-  if (!ok && !tmp_name.empty()) (void)::unlink(tmp_name.c_str());
-  return ok;
+  if (ok) return true;
+  if (!tmp_name.empty()) (void)::unlink(tmp_name.c_str());
+  g_failed_stores.fetch_add(1, std::memory_order_relaxed);
+  warn_once(g_warned_unwritable,
+            fmt::format("samplejit: warning: cache root {} is not writable ({}); keeping kernels in memory only",
+                        root.string(), reason));
+  return false;
 }
 
 struct FoundFile {
@@ -476,13 +482,7 @@ bool DiskCache::store(const KernelSpec& spec, const std::string& digest, const C
                   why);
   const std::vector<char> bytes = encode_entry(entry);
 
-  std::string reason;
-  if (publish_file(root_, path, bytes, reason)) return true;
-  g_failed_stores.fetch_add(1, std::memory_order_relaxed);
-  warn_once(g_warned_unwritable,
-            fmt::format("samplejit: warning: cache root {} is not writable ({}); keeping kernels in memory only",
-                        root_.string(), reason));
-  return false;
+  return publish_file(root_, path, bytes);
 }
 
 namespace {
@@ -507,13 +507,7 @@ std::optional<std::string> DiskCache::read_side_file(const std::string& name) co
 
 bool DiskCache::write_side_file(const std::string& name, const std::string& text) {
   validate_side_name(name);
-  std::string reason;
-  if (publish_file(root_, root_ / kSideDir / name, std::vector<char>(text.begin(), text.end()), reason)) return true;
-  g_failed_stores.fetch_add(1, std::memory_order_relaxed);
-  warn_once(g_warned_unwritable,
-            fmt::format("samplejit: warning: cache root {} is not writable ({}); keeping kernels in memory only",
-                        root_.string(), reason));
-  return false;
+  return publish_file(root_, root_ / kSideDir / name, std::vector<char>(text.begin(), text.end()));
 }
 
 void DiskCache::remove(const KernelSpec& spec, const std::string& digest) {
