@@ -79,8 +79,14 @@ void fill_row(DType d, RowKind kind, std::int64_t vocab, std::mt19937_64& rng, v
       break;
     case RowKind::Peaked: peaked(); break;
     case RowKind::Ties: {
+      // Zero comes with either sign: -0 and +0 tie, and a kept -0 must stay -0 (the cluster
+      // kernels' final pass rebuilds kept elements from their keys, which do not hold the sign).
       const int levels = 1 + static_cast<int>(rng() % 6);
-      for (std::int64_t i = 0; i < vocab; ++i) store(d, row, i, 0.5f * static_cast<float>(rng() % levels));
+      for (std::int64_t i = 0; i < vocab; ++i) {
+        const std::uint64_t r = rng();
+        const float v = 0.5f * static_cast<float>(r % static_cast<std::uint64_t>(levels));
+        store(d, row, i, v == 0.0f && ((r >> 40) & 1u) ? -0.0f : v);
+      }
       break;
     }
     case RowKind::Grammar:

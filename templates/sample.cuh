@@ -145,6 +145,11 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C)) sample_kernel(con
         sh.hist.candidate[j] = static_cast<u64>(~i);
     }
     if (a.write_logits || MASK != kMaskNone) r.template write_listed<MASK>(cut.listed, a.write_logits != 0, a.mask, row);
+  } else if constexpr (R::kStagedKeys && MASK == kMaskNone) {
+    r.write_slice([&](u32 i, u32 key) {
+      const bool keep = key != 0 && visit(i, key);
+      return a.write_logits && !keep;
+    });
   } else if constexpr (R::kVector && MASK == kMaskNone) {
     // C = 1 without a mask: 16-byte chunks, about as many registers as kSharedU scalar loads.
     constexpr int kVU = R::kSharedU * static_cast<int>(sizeof(Bits)) / 16 < 1
@@ -165,9 +170,9 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C)) sample_kernel(con
         const u32 j = base + u * BLOCK + threadIdx.x;
         const u32 i = r.lo + j;
         const bool in = j < r.count();
-        const u32 key = to_key<D>(v[u]);
+        const u32 key = R::key_of(v[u]);
         const bool keep = in && key != 0 && visit(i, key);
-        if (a.write_logits && in && !keep && v[u] != static_cast<Bits>(D::kNegInf))
+        if (a.write_logits && in && !keep && (R::kStagedKeys || v[u] != static_cast<Bits>(D::kNegInf)))
           r.g[i] = static_cast<Bits>(D::kNegInf);
         r.template write_mask<MASK>(a.mask, row, i, in, keep);
       }
@@ -211,7 +216,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C)) sample_kernel(con
       for (int u = 0; u < kU; ++u) {
         const u32 j = base + u * BLOCK + threadIdx.x;
         const u32 i = r.lo + j;
-        const u32 key = to_key<D>(v[u]);
+        const u32 key = R::key_of(v[u]);
         const bool keep = j < r.count() && key != 0 && keeps(i, key, r.weight(key));
         const u32 ballot = __ballot_sync(0xFFFFFFFFu, keep);
         if (lane == 0) sh.scratch[warp] = __popc(ballot);

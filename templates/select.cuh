@@ -385,21 +385,31 @@ struct Row {
 
   __device__ u32 count() const { return C == 1 ? static_cast<u32>(V) : n; }
 
-  // Issues all U loads of a tile before any is used, to keep enough bytes in flight. STAGE reads
-  // the slice from global memory and keeps a copy in shared memory.
+  // C > 1 stages each element's key (to_key) rather than its bits, so the passes over the slice
+  // skip the conversion (about a dozen integer instructions per element and pass, where the
+  // 16-bit cluster rows are bound by instruction issue). The bits are needed only to write a
+  // dropped element, and then they are -inf (write_slice). key_of reads what load_tile returns.
+  static constexpr bool kStagedKeys = C > 1;
+  __device__ static u32 key_of(Bits b) { return kStagedKeys ? static_cast<u32>(b) : to_key<D>(b); }
+  __device__ static Bits stage_key(Bits b) { return static_cast<Bits>(to_key<D>(b)); }
+
+  // Issues all U loads of a tile before any is used, to keep enough bytes in flight: elements of
+  // the row (C = 1) or keys of the staged slice (C > 1); past the end, whatever key_of maps to 0.
+  // STAGE reads the slice from global memory and stages its keys; v gets the bits.
   template <bool STAGE = false, int N>
   __device__ void load_tile(u32 base, Bits (&v)[N]) const {
     const Bits* src = STAGE ? g + lo : x;
+    constexpr Bits kPad = static_cast<Bits>(kStagedKeys && !STAGE ? 0u : D::kNegInf);
 #pragma unroll
     for (int u = 0; u < N; ++u) {
       const u32 j = base + u * BLOCK + threadIdx.x;
-      v[u] = j < count() ? src[j] : static_cast<Bits>(D::kNegInf);
+      v[u] = j < count() ? src[j] : kPad;
     }
     if (STAGE) {
 #pragma unroll
       for (int u = 0; u < N; ++u) {
         const u32 j = base + u * BLOCK + threadIdx.x;
-        if (j < count()) x[j] = v[u];
+        if (j < count()) x[j] = stage_key(v[u]);
       }
     }
   }
@@ -438,8 +448,16 @@ struct Row {
       w = (e & 1) ? (w & 0xFFFFu) | (static_cast<u32>(b) << 16) : (w & 0xFFFF0000u) | static_cast<u32>(b);
   }
 
-  // Calls chunk(c, v) for chunks [0, nvec) of src, VU loads in flight per thread; STORE also
-  // copies each chunk to the staged slice.
+  // The keys of a chunk's elements, in the same lanes.
+  __device__ static uint4 chunk_keys(const uint4& v) {
+    uint4 k = make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+    for (u32 e = 0; e < kVec; ++e) set_lane(k, e, stage_key(lane_of(v, e)));
+    return k;
+  }
+
+  // Calls chunk(c, v) for chunks [0, nvec) of src, VU loads in flight per thread; STORE stages
+  // each chunk's keys in the slice and passes those to chunk.
   template <int VU, bool STORE, class Chunk>
   __device__ void chunks(Chunk& chunk, const uint4* src, u32 nvec) const {
     const u32 t = threadIdx.x;
@@ -455,18 +473,22 @@ struct Row {
       for (int u = 0; u < VU; ++u) {
         const u32 c = base + u * BLOCK + t;
         if (c < nvec) {
-          if (STORE) reinterpret_cast<uint4*>(x)[c] = v[u];
+          if (STORE) {
+            v[u] = chunk_keys(v[u]);
+            reinterpret_cast<uint4*>(x)[c] = v[u];
+          }
           chunk(c, v[u]);
         }
       }
     }
   }
 
-  // The layout every pass shares. Calls edge(i, bits) for the elements outside whole 16-byte
-  // chunks, storing what it returns when that differs, and chunk(i0, v, aligned) for each whole
-  // chunk, i0 being the row index of its first element; aligned says whether g + i0 is on a
-  // 16-byte boundary (always for C = 1). C > 1 reads the staged slice, or with STAGE reads the row
-  // from global memory and stages it. Nothing is visited in any particular order.
+  // The layout every pass shares. Calls edge(i, b) for the elements outside whole 16-byte chunks
+  // and chunk(i0, v, aligned) for each whole chunk, i0 being the row index of its first element;
+  // aligned says whether g + i0 is on a 16-byte boundary (always for C = 1). C = 1 reads the row:
+  // b and v hold bits, and what edge returns is stored when it differs. C > 1 reads the staged
+  // slice, or with STAGE reads the row from global memory and stages it: b and v hold keys, and
+  // edge's result is ignored (write_slice writes). Nothing is visited in any particular order.
   template <int VU, bool STAGE, class Edge, class Chunk>
   __device__ void traverse(Edge edge, Chunk chunk) const {
     const u32 t = threadIdx.x;
@@ -504,10 +526,9 @@ struct Row {
       const u32 nvec = n / kVec, tail = nvec * kVec;
       if (t < n - tail) {
         const u32 j = tail + t;
-        const Bits b = from_global ? out[j] : x[j];
+        const Bits b = from_global ? stage_key(out[j]) : x[j];
         if (from_global) x[j] = b;
-        const Bits nb = edge(lo + j, b);
-        if (nb != b) out[j] = nb;
+        edge(lo + j, b);
       }
       auto at = [&](u32 c, const uint4& v) { chunk(lo + c * kVec, v, aligned); };
       if (from_global)
@@ -517,11 +538,12 @@ struct Row {
     }
   }
 
-  // Calls f(i, bits) for every element of this CTA's part of the row, in no particular order;
-  // where f returns other bits, stores them in the row in global memory (a whole chunk at once
-  // when the row is aligned and any of its elements changed).
+  // C = 1: calls f(i, bits) for every element of the row, in no particular order; where f returns
+  // other bits, stores them in the row in global memory (a whole chunk at once when any of its
+  // elements changed). C > 1 passes see keys, and write through write_slice.
   template <int VU = kPassU, bool STAGE = false, class F>
   __device__ void stream(F f) const {
+    static_assert(C == 1, "C > 1 passes read keys: for_each, for_each_hit, write_slice");
     traverse<VU, STAGE>(f, [&](u32 i0, const uint4& v, bool aligned) {
       uint4 o = v;
       bool changed = false;
@@ -589,10 +611,17 @@ struct Row {
   }
 
   // Visits this CTA's elements as (row index, key), in no particular order. STAGE (C > 1) also
-  // copies the slice into shared memory.
+  // stages the slice's keys in shared memory.
   template <bool STAGE = false, class F>
   __device__ void for_each(F f) const {
-    if constexpr (kVector) {
+    if constexpr (kStagedKeys) {
+      traverse<STAGE ? kVecU : kPassU, STAGE>(
+          [&](u32 i, Bits k) { f(i, static_cast<u32>(k)); },
+          [&](u32 i0, const uint4& v, bool) {
+#pragma unroll
+            for (u32 e = 0; e < kVec; ++e) f(i0 + e, static_cast<u32>(lane_of(v, e)));
+          });
+    } else if constexpr (kVector) {
       stream<STAGE ? kVecU : kPassU, STAGE>([&](u32 i, Bits b) {
         f(i, to_key<D>(b));
         return b;
@@ -605,7 +634,7 @@ struct Row {
 #pragma unroll
         for (int u = 0; u < U; ++u) {
           const u32 j = base + u * BLOCK + threadIdx.x;
-          if (j < count()) f(lo + j, to_key<D>(v[u]));
+          if (j < count()) f(lo + j, key_of(v[u]));
         }
       }
     }
@@ -622,21 +651,20 @@ struct Row {
     if constexpr (kVector && C > 1) {
       traverse<kPassU, false>(
           [&](u32 i, Bits b) {
-            const u32 key = to_key<D>(b);
+            const u32 key = key_of(b);
             if (key != 0 && hit(key)) act(i, key);
-            return b;
           },
           [&](u32 i0, const uint4& v, bool) {
             u32 hits = 0;
 #pragma unroll
             for (u32 e = 0; e < kVec; ++e) {
-              const u32 key = to_key<D>(lane_of(v, e));
+              const u32 key = key_of(lane_of(v, e));
               hits |= static_cast<u32>((key != 0) & hit(key)) << e;
             }
             while (hits != 0) {
               const u32 e = static_cast<u32>(__ffs(hits) - 1);
               hits &= hits - 1u;
-              act(i0 + e, to_key<D>(lane_of(v, e)));
+              act(i0 + e, key_of(lane_of(v, e)));
             }
           });
     } else {
@@ -644,6 +672,57 @@ struct Row {
         if (key != 0 && hit(key)) act(i, key);
       });
     }
+  }
+
+  // The bits of a candidate's key: exact but for zero, whose key -0 and +0 share (this gives +0).
+  __device__ static Bits key_bits(u32 key) {
+    constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+    return static_cast<Bits>((key & D::kSign) ? key ^ D::kSign : ~key & kAll);
+  }
+
+  // C > 1 final passes: writes -inf over this CTA's elements i for which drop(i, key) holds (it is
+  // called once for every element). The staged slice holds keys, not bits, so a chunk with kept
+  // elements is rebuilt from their keys (key_bits) and stored whole, unless one of them is a zero,
+  // whose sign only the row knows: then, as in a row off a 16-byte boundary, only the dropped
+  // elements are stored, one by one (which measured up to 1.07x slower for top-p alone at B <= 4,
+  // where most chunks keep some elements). A dropped element that already held -inf is written
+  // again (its key, 0, is NaN's too).
+  template <class Drop>
+  __device__ void write_slice(Drop drop) const {
+    static_assert(kStagedKeys, "C = 1 writes through stream");
+    constexpr u32 kAll = (1u << kVec) - 1u;
+    const u32 w = sizeof(Bits) == 4 ? D::kNegInf : D::kNegInf * 0x10001u;
+    traverse<kPassU, false>(
+        [&](u32 i, Bits k) {
+          if (drop(i, static_cast<u32>(k))) g[i] = static_cast<Bits>(D::kNegInf);
+        },
+        [&](u32 i0, const uint4& v, bool aligned) {
+          u32 dropped = 0;
+#pragma unroll
+          for (u32 e = 0; e < kVec; ++e)
+            dropped |= static_cast<u32>(drop(i0 + e, static_cast<u32>(lane_of(v, e)))) << e;
+          if (dropped == 0) return;
+          uint4 o = make_uint4(w, w, w, w);
+          bool zero = false;
+          if (dropped != kAll) {
+#pragma unroll
+            for (u32 e = 0; e < kVec; ++e) {
+              const u32 key = static_cast<u32>(lane_of(v, e));
+              const bool kept = ((dropped >> e) & 1u) == 0;
+              zero |= kept && key == D::kSign;
+              if (kept) set_lane(o, e, key_bits(key));
+            }
+          }
+          if (aligned && !zero) {
+            *reinterpret_cast<uint4*>(g + i0) = o;
+          } else {
+            while (dropped != 0) {
+              const u32 e = static_cast<u32>(__ffs(dropped) - 1);
+              dropped &= dropped - 1u;
+              g[i0 + e] = static_cast<Bits>(D::kNegInf);
+            }
+          }
+        });
   }
 
   // C > 1: copies the slice into shared memory when no counting pass does it.
@@ -977,7 +1056,7 @@ struct Row {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const u32 j = base + u * BLOCK + threadIdx.x;
-        const bool hit = j < count() && to_key<D>(v[u]) == key;
+        const bool hit = j < count() && key_of(v[u]) == key;
         const u32 c = static_cast<u32>(__syncthreads_count(hit));
         if (running + c >= nth) {
           const u32 ballot = __ballot_sync(0xFFFFFFFFu, hit);

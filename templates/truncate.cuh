@@ -28,10 +28,12 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. C = 1 knows
   // the kept tokens when the cut came from the sorted candidates, and then only writes. Otherwise,
-  // without a mask, 16-byte chunks are streamed; the mask layouts want the scalar, lane-per-token
-  // order.
+  // without a mask, 16-byte chunks are streamed (C > 1: from the staged keys, write_slice); the
+  // mask layouts want the scalar, lane-per-token order.
   if (C == 1 && cut.listed > 0) {
     r.template write_listed<MASK>(cut.listed, true, mask_out, row);
+  } else if constexpr (R::kStagedKeys && MASK == kMaskNone) {
+    r.write_slice([&](u32 i, u32 key) { return !cut.keeps(i, key); });
   } else if constexpr (R::kVector && MASK == kMaskNone) {
     r.stream([&](u32 i, Bits b) {
       const bool drop = !cut.keeps(i, to_key<D>(b));
@@ -47,8 +49,10 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
         const u32 j = base + u * BLOCK + threadIdx.x;
         const u32 i = r.lo + j;
         const bool in = j < r.count();
-        const bool keep = cut.keeps(i, to_key<D>(v[u]));
-        if (in && !keep && v[u] != static_cast<Bits>(D::kNegInf)) r.g[i] = static_cast<Bits>(D::kNegInf);
+        const bool keep = cut.keeps(i, R::key_of(v[u]));
+        // Staged keys cannot tell -inf from NaN (both 0), so C > 1 writes -inf over both.
+        if (in && !keep && (R::kStagedKeys || v[u] != static_cast<Bits>(D::kNegInf)))
+          r.g[i] = static_cast<Bits>(D::kNegInf);
         r.template write_mask<MASK>(mask_out, row, i, in, keep);
       }
     }
