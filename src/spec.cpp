@@ -109,14 +109,12 @@ std::vector<int> KernelSpec::row_clusters() const {
   const int small = small_batch_cluster();
   if (small <= 1) return {1};
   // Smaller clusters for batches whose rows would crowd the SMs on the small-batch one, where
-  // their larger slices fit in shared memory. Which launches each may take is auto_row_cluster's:
-  // a 2-CTA kernel below a larger one on long rows serves only top-p alone, and on short rows
-  // the kernels above 2 CTAs serve only top-k alone and top-p alone, the 2-CTA one top-p alone
-  // only. The sampler always has k and p, so its modules carry neither.
+  // their larger slices fit in shared memory. Which launches each may take is auto_row_cluster's.
+  // On short rows the kernels above 2 CTAs serve only top-k alone and top-p alone, the 2-CTA one
+  // top-p alone only; the sampler, which always has k and p, runs one CTA per row there.
   std::vector<int> rows = {small};
   for (int c : {8, 4, 2})
-    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes && (c > 2 || kind == Kind::Truncate))
-      rows.push_back(c);
+    if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes) rows.push_back(c);
   rows.push_back(1);
   return rows;
 }
@@ -163,10 +161,20 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   }
   // Top-p alone on long rows: past a quarter of the SMs' worth of rows, 2-CTA rows beat the
   // 4-CTA ones (16-bit V = 128256 and 151936 at B = 48-64: 0.70-0.92x; at B = 32 0.90-1.04x;
-  // at B = 16-24 1.5-1.7x as long; docs/bench/switch-topp-sizes-h100.json). With k they lose to one
-  // CTA per row for fixed k (1.08-1.15x at B = 32-64) and are not taken.
+  // at B = 16-24 1.5-1.7x as long; docs/bench/switch-topp-sizes-h100.json).
   if (long_pair && !k_on && rows * 4 > sm_count && auto_takes_cluster(2, rows, sm_count, k_on, p_on)) return 2;
-  return auto_takes_cluster(smallest, rows, sm_count, k_on, p_on) ? smallest : 1;
+  if (auto_takes_cluster(smallest, rows, sm_count, k_on, p_on)) return smallest;
+  // With k on long rows, past auto_takes_cluster's limit (B = 24), cluster rows beat one CTA per
+  // row since they stage keys (882e111; docs/bench/sizes-882e111/: forced sizes, every mode with
+  // k, both parameter sets, against one CTA per row): the 2-CTA kernel while its CTAs fit one per
+  // SM (B = 66; measured at B = 32-64: 0.59-0.82x), else the smallest kernel above it, 4 or 8
+  // CTAs, to B = 48 (0.61-0.93x; fp32 V = 262144's 8-CTA rows with fixed k and p 1.02x at B = 48 and
+  // 1.03x from B = 56). A 16-CTA smallest kernel was not measured, and keeps the old limit.
+  if (k_on && !short_rows && smallest > 2) {
+    if (long_pair) return rows * 2 <= sm_count ? 2 : 1;
+    if (smallest <= 8 && rows * 11 <= 4 * static_cast<std::int64_t>(sm_count)) return smallest;
+  }
+  return 1;
 }
 
 int arch_number(std::string_view arch) {

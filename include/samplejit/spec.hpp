@@ -43,9 +43,12 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
 // largest first, as KernelSpec::row_clusters()). Smaller clusters win once a batch has enough
 // rows to fill the SMs (docs/bench/switch-sizes-*-h100.json: every forced size, every mode): the
 // largest cluster whose CTAs take at most half the SMs, 2-CTA rows with k and p excepted as
-// above; failing that, the smallest cluster where auto_takes_cluster says so; else 1. A 2-CTA
-// kernel below a larger small-batch one (long rows) runs only top-p alone, from a quarter of the
-// SMs' worth of rows up to auto_takes_cluster's limit (B = 34-66 on 132 SMs). `short_rows`
+// above; failing that, the smallest cluster where auto_takes_cluster says so. Long rows with k
+// (since the cluster kernels stage keys, docs/bench/sizes-882e111/) go on past that: to a 2-CTA
+// kernel below a larger small-batch one while its CTAs fit one per SM (B = 25-66 on 132 SMs),
+// else to the smallest 4- or 8-CTA kernel up to B = 48 (batch * 11 <= 4 * SMs); else 1. Top-p
+// alone takes that 2-CTA kernel from a quarter of the SMs' worth of rows up to
+// auto_takes_cluster's limit (B = 34-66 on 132 SMs). `short_rows`
 // (KernelSpec::short_rows()): with k and p, one CTA per row always; top-k alone and top-p alone
 // take the module's 8- and 4-CTA kernels by the same half-the-SMs budget, then top-p alone 2-CTA
 // rows and top-k alone 4-CTA rows to auto_takes_cluster's limit for k (B = 24).

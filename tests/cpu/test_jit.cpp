@@ -127,8 +127,7 @@ TEST_CASE("the automatic cluster is 16 CTAs for large rows, 8 for short ones, 1 
       for (std::size_t i = 0; i < rows.size(); ++i)
         CHECK_THAT(names[i], Catch::Contains(", " + std::to_string(rows[i]) + ", sj::kMaskNone>"));
     }
-  // The smaller clusters: 8, 4 (and for truncation 2) below the small-batch one, where their
-  // larger slices fit.
+  // The smaller clusters: 8, 4 and 2 below the small-batch one, where their larger slices fit.
   auto rows_of = [](DType d, std::int64_t v, Kind kind = Kind::Truncate) {
     KernelSpec s = spec_of(d, v, 512, MaskKind::None);
     s.kind = kind;
@@ -138,7 +137,7 @@ TEST_CASE("the automatic cluster is 16 CTAs for large rows, 8 for short ones, 1 
   CHECK(rows_of(DType::F32, 128256) == std::vector<int>{16, 8, 4, 1});
   CHECK(rows_of(DType::F32, 262144) == std::vector<int>{16, 8, 1});  // a 4-CTA slice is 256 KB
   CHECK(rows_of(DType::BF16, 151936) == std::vector<int>{16, 8, 4, 2, 1});  // a 2-CTA slice: 148 KB
-  CHECK(rows_of(DType::BF16, 151936, Kind::Sample) == std::vector<int>{16, 8, 4, 1});
+  CHECK(rows_of(DType::BF16, 151936, Kind::Sample) == std::vector<int>{16, 8, 4, 2, 1});
   CHECK(rows_of(DType::F16, 128256) == std::vector<int>{16, 8, 4, 2, 1});
   CHECK(rows_of(DType::F32, 50257) == std::vector<int>{16, 8, 4, 2, 1});
   CHECK(rows_of(DType::BF16, 262144) == std::vector<int>{16, 8, 4, 1});  // a 2-CTA slice is 256 KB
@@ -217,7 +216,13 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
     CHECK(pick(fp32_151936, 16, k_on, true) == 4);
     CHECK(pick(fp32_151936, 24, k_on, true) == 4);  // past half the SMs: the fallback's limits
   }
-  CHECK(pick(fp32_151936, 25, true, true) == 1);
+  // With k, past that: the smallest kernel to B = 48 (docs/bench/sizes-882e111/).
+  for (bool p_on : {true, false}) {
+    CHECK(pick(fp32_151936, 25, true, p_on) == 4);
+    CHECK(pick(fp32_151936, 48, true, p_on) == 4);
+    CHECK(pick(fp32_151936, 49, true, p_on) == 1);
+    CHECK(pick(fp32_151936, 64, true, p_on) == 1);
+  }
   CHECK(pick(fp32_151936, 66, false, true) == 4);  // top-p alone
   CHECK(pick(fp32_151936, 67, false, true) == 1);
   // 2-CTA rows with k and p still lose; a module without a mid kernel chooses as before.
@@ -249,7 +254,9 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
     for (int p_on = 0; p_on < 2; ++p_on)
       for (int c : {2, 4, 8, 16}) {
         INFO("c=" << c << " b=" << b << " p=" << p_on);
-        CHECK(pick({c, 1}, b, true, p_on) == (auto_takes_cluster(c, b, 132, true, p_on) ? c : 1));
+        // With k, a 4- or 8-CTA kernel also runs past auto_takes_cluster's limit, to B = 48.
+        const bool mid = (c == 4 || c == 8) && b <= 48;
+        CHECK(pick({c, 1}, b, true, p_on) == (auto_takes_cluster(c, b, 132, true, p_on) || mid ? c : 1));
         CHECK(pick({c, 1}, b, false, true) == (auto_takes_cluster(c, b, 132, false, true) ? c : 1));
         CHECK(pick({c, 1}, b, false, true) == (b <= 66 ? c : 1));
       }
@@ -257,9 +264,12 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(fp32_262144, 48, false, true) == 8);  // 384 CTAs
   CHECK(pick(fp32_262144, 66, false, true) == 8);
   CHECK(pick(fp32_262144, 67, false, true) == 1);
-  CHECK(pick(fp32_262144, 48, true, true) == 1);  // with k: the two-per-SM cap holds
-  // A long row's 2-CTA kernel runs top-p alone from B = 34 (a quarter of the SMs' rows) to 66,
-  // and nothing else (docs/bench/switch-topp-sizes-h100.json).
+  CHECK(pick(fp32_262144, 24, true, true) == 8);
+  CHECK(pick(fp32_262144, 48, true, true) == 8);  // with k: to B = 48 (384 CTAs)
+  CHECK(pick(fp32_262144, 49, true, true) == 1);  // 8-CTA rows 1.03x at B = 56 with k and p
+  // A long row's 2-CTA kernel runs top-p alone from B = 34 (a quarter of the SMs' rows) to 66
+  // (docs/bench/switch-topp-sizes-h100.json), and with k from B = 25, past the 4-CTA kernel's
+  // limit, to 66 (docs/bench/sizes-882e111/).
   const std::vector<int> bf16_151936 = {16, 8, 4, 2, 1};
   CHECK(pick(bf16_151936, 4, false, true) == 16);
   CHECK(pick(bf16_151936, 8, false, true) == 8);
@@ -272,7 +282,9 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   for (std::int64_t b = 1; b <= 200; ++b)
     for (bool p_on : {true, false}) {
       INFO("B = " << b);
-      CHECK(pick(bf16_151936, b, true, p_on) == pick({16, 8, 4, 1}, b, true, p_on));  // with k: as before
+      const int with_k = b <= 4 ? 16 : b <= 8 ? 8 : b <= 24 ? 4 : b <= 66 ? 2 : 1;
+      CHECK(pick(bf16_151936, b, true, p_on) == with_k);
+      if (b <= 24 || b > 66) CHECK(pick(bf16_151936, b, true, p_on) == pick({16, 8, 4, 1}, b, true, p_on));
       if (b < 34 || b > 66) CHECK(pick(bf16_151936, b, false, true) == pick({16, 8, 4, 1}, b, false, true));
     }
   CHECK(pick(bf16_151936, 40, false, true, 264) == 4);  // the limits scale with the SM count

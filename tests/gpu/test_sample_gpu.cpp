@@ -244,8 +244,8 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
       const MaskKind m = var.mask;
       Kernel k = sampler(DType::BF16, V, var.block, m, var.cluster);
       // A stride of V + 5 starts each row at a different 16-byte misalignment.
-      // An auto module runs 16-CTA rows at B = 1, 8-CTA rows at B = 6, 4-CTA rows at B = 16 and
-      // one CTA per row from B = 64 on (132 SMs).
+      // An auto module runs 16-CTA rows at B = 1, 8-CTA rows at B = 6, 4-CTA rows at B = 16,
+      // 2-CTA rows at B = 64 and one CTA per row at B = 1000 (132 SMs).
       for (auto [B, stride] :
            {std::pair<std::int64_t, std::int64_t>{1, V}, {6, V}, {16, V}, {64, V}, {64, V + 5}, {1000, V}})
         for (std::int64_t slot : {std::int64_t{0}, std::int64_t{777}, B - 1}) {
