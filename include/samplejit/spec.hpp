@@ -37,7 +37,9 @@ bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
 // row, and larger clusters win up to B = 24; top-k alone keeps 2-CTA rows up to B = 64 (random
 // k: 0.70-1.04x of one CTA per row's time, fixed k = 50: 0.99-1.16x), top-p alone every cluster
 // up to B = 66. With k, never more than two CTAs per SM (batch * cluster <= 2 * SMs); top-p alone
-// goes past that (docs/bench/switch-topp-sizes-h100.json: 8-CTA rows at B = 48-64).
+// goes past that (docs/bench/switch-topp-sizes-h100.json: 8-CTA rows at B = 48-64). These are
+// the limits measured before the cluster kernels staged keys; auto_row_cluster goes past them
+// with k on long rows.
 bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on, bool p_on);
 // The cluster an auto launch of `rows` rows runs, given the module's row kernels (`clusters`,
 // largest first, as KernelSpec::row_clusters()). Smaller clusters win once a batch has enough
