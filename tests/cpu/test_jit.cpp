@@ -315,10 +315,10 @@ TEST_CASE("render output matches the golden file", "[render]") {
   CHECK(program_count(s) == 5);
   CHECK(entry_programs(s) == std::vector<int>{0, 1, 2, 3, 4});
   KernelSpec sample = s;
-  sample.kind = Kind::Sample;  // no 2-CTA kernel; the CSR packer goes with the first row kernel
-  CHECK(program_count(sample) == 4);
-  CHECK(entry_programs(sample) == std::vector<int>{0, 0, 1, 2, 3});
-  CHECK(entry_clusters(sample) == std::vector<int>{16, 0, 8, 4, 1});
+  sample.kind = Kind::Sample;  // the same row kernels; the CSR packer goes with the first one
+  CHECK(program_count(sample) == 5);
+  CHECK(entry_programs(sample) == std::vector<int>{0, 0, 1, 2, 3, 4});
+  CHECK(entry_clusters(sample) == std::vector<int>{16, 0, 8, 4, 2, 1});
   CHECK(program_option(2) == "-DSJ_PROGRAM=2");
   CHECK(render(spec_of(DType::F32, 7, 256, MaskKind::None)).find("sj::kF32, 7, 256, 1, sj::kMaskNone") !=
         std::string::npos);
