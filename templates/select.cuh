@@ -423,6 +423,8 @@ struct Row {
   // the base address and stride. Tiny one-CTA rows (under a tile) gain nothing from it.
   static constexpr bool kVector = C > 1 || V >= BLOCK * 8;
   static constexpr u32 kVec = 16 / sizeof(Bits);
+  // A 32-bit word of -inf elements, for whole-chunk stores.
+  static constexpr u32 kNegInfWord = sizeof(Bits) == 4 ? D::kNegInf : D::kNegInf * 0x10001u;
   static constexpr int kVecU = C > 1 ? 4 : U / 4 < 1 ? 1 : U / 4 > 2 ? 2 : U / 4;
   // Passes over the staged slice (C > 1) read shared memory, whose short latency one load per
   // thread in flight covers, and which keeps small the unrolled code that runs once or twice per call.
@@ -585,8 +587,7 @@ struct Row {
       const u32 h = head(), nvec = (static_cast<u32>(V) - h) / kVec, tail = h + nvec * kVec;
       for (u32 t = threadIdx.x; t < h + (static_cast<u32>(V) - tail); t += BLOCK)
         g[t < h ? t : tail + (t - h)] = static_cast<Bits>(D::kNegInf);
-      const u32 w = sizeof(Bits) == 4 ? D::kNegInf : D::kNegInf * 0x10001u;
-      const uint4 all = make_uint4(w, w, w, w);
+      const uint4 all = make_uint4(kNegInfWord, kNegInfWord, kNegInfWord, kNegInfWord);
       uint4* out = reinterpret_cast<uint4*>(g + h);
 #pragma unroll 4
       for (u32 c = threadIdx.x; c < nvec; c += BLOCK) out[c] = all;
@@ -675,6 +676,8 @@ struct Row {
   }
 
   // The bits of a candidate's key: exact but for zero, whose key -0 and +0 share (this gives +0).
+  // key_to_float inverts the same way with `key & ~kSign`; one shared form changes the cluster
+  // kernels' machine code, so it waits for a GPU run of their cases.
   __device__ static Bits key_bits(u32 key) {
     constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
     return static_cast<Bits>((key & D::kSign) ? key ^ D::kSign : ~key & kAll);
@@ -691,7 +694,7 @@ struct Row {
   __device__ void write_slice(Drop drop) const {
     static_assert(kStagedKeys, "C = 1 writes through stream");
     constexpr u32 kAll = (1u << kVec) - 1u;
-    const u32 w = sizeof(Bits) == 4 ? D::kNegInf : D::kNegInf * 0x10001u;
+    constexpr u32 w = kNegInfWord;
     traverse<kPassU, false>(
         [&](u32 i, Bits k) {
           if (drop(i, static_cast<u32>(k))) g[i] = static_cast<Bits>(D::kNegInf);
