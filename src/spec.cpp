@@ -110,8 +110,8 @@ std::vector<int> KernelSpec::row_clusters() const {
   if (small <= 1) return {1};
   // Smaller clusters for batches whose rows would crowd the SMs on the small-batch one, where
   // their larger slices fit in shared memory. Which launches each may take is auto_row_cluster's.
-  // On short rows the kernels above 2 CTAs serve only top-k alone and top-p alone, the 2-CTA one
-  // top-p alone only; the sampler, which always has k and p, runs one CTA per row there.
+  // On short rows the cluster kernels serve only top-k alone and top-p alone; the sampler, which
+  // always has k and p, runs one CTA per row there.
   std::vector<int> rows = {small};
   for (int c : {8, 4, 2})
     if (c < small && cluster_shared_bytes(*this, c) <= kMaxClusterSharedBytes) rows.push_back(c);
@@ -144,17 +144,19 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   // room to spare (clusters must fit in a GPC): at most half the SMs.
   const std::int64_t budget = sm_count / 2;
   int smallest = 1;
-  bool long_pair = false;  // a 2-CTA kernel below a larger small-batch one on long rows
+  bool long_pair = false;   // a 2-CTA kernel below a larger small-batch one on long rows
+  bool short_pair = false;  // short rows' 2-CTA kernel, with k (and so k alone: see above)
   for (int c : clusters) {
     if (c <= 1) continue;
     if (c == 2 && !short_rows && c != clusters.front()) {
       long_pair = true;
       continue;
     }
-    // Short rows with k alone: one CTA per row beats 2-CTA rows from B = 32 (random k 22-25 us
-    // against 28-35, fixed k 16-bit 0.91x, fp32 even; docs/bench/topk-sizes-h100.json), now that the
-    // 4- and 8-CTA rows sort only the bin of the k-th token and hold on to B = 24.
-    if (c == 2 && short_rows && k_on) continue;
+    // Short rows with k alone: 4- and 8-CTA rows to B = 24, then 2-CTA rows (below).
+    if (c == 2 && short_rows && k_on) {
+      short_pair = true;
+      continue;
+    }
     smallest = c;
     if (c == 2 && k_on && p_on) continue;
     if (rows * c <= budget) return c;
@@ -164,6 +166,12 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   // at B = 16-24 1.5-1.7x as long; docs/bench/switch-topp-sizes-h100.json).
   if (long_pair && !k_on && rows * 4 > sm_count && auto_takes_cluster(2, rows, sm_count, k_on, p_on)) return 2;
   if (auto_takes_cluster(smallest, rows, sm_count, k_on, p_on)) return smallest;
+  // Short rows with k alone, past the 4-CTA kernel's limit (B = 24): 2-CTA rows while their CTAs
+  // fit one per SM (B = 66). Since the cluster rows build the first-digit histogram while staging
+  // (no key window, which random k used to miss), they take 0.76-0.85x the time of one CTA per row
+  // at B = 32-64 with fixed and random k (docs/bench/staged-digit/sizes-32000.json); before, one
+  // CTA per row won there with random k (docs/bench/topk-sizes-h100.json).
+  if (short_pair && rows * 2 <= sm_count) return 2;
   // With k on long rows, past auto_takes_cluster's limit (B = 24), cluster rows beat one CTA per
   // row since they stage keys (882e111; docs/bench/sizes-882e111/: forced sizes, every mode with
   // k, both parameter sets, against one CTA per row): the 2-CTA kernel while its CTAs fit one per

@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C)) sample_kernel(con
   const bool k_on = top1 ? V > 1 : (k > 0 && k < V);
   const bool p_on = !top1 && p < 1.0f;
 
-  const typename R::Cut cut = r.compute_cut(k_on, top1 ? 1 : k, p_on, p, true);
+  const typename R::Cut cut = r.template compute_cut<true>(k_on, top1 ? 1 : k, p_on, p);
   // The final keep decision: the cut, then min-p on the post-temperature weight.
   auto keeps = [&](u32 i, u32 key, float w) { return cut.keeps(i, key) && !(min_p_on && !(w >= min_p)); };
 

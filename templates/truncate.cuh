@@ -24,7 +24,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
   const bool k_on = k > 0 && k < V;
   const bool p_on = p < 1.0f;  // false for NaN
 
-  const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
+  const typename R::Cut cut = r.template compute_cut<false>(k_on, k, p_on, p);
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. C = 1 knows
   // the kept tokens when the cut came from the sorted candidates, and then only writes. Otherwise,

@@ -53,7 +53,9 @@ bool auto_takes_cluster(int cluster, std::int64_t rows, int sm_count, bool k_on,
 // auto_takes_cluster's limit (B = 34-66 on 132 SMs). `short_rows`
 // (KernelSpec::short_rows()): with k and p, one CTA per row always; top-k alone and top-p alone
 // take the module's 8- and 4-CTA kernels by the same half-the-SMs budget, then top-p alone 2-CTA
-// rows and top-k alone 4-CTA rows to auto_takes_cluster's limit for k (B = 24).
+// rows, and top-k alone 4-CTA rows to auto_takes_cluster's limit for k (B = 24), then 2-CTA rows
+// while their CTAs fit one per SM (B = 66; since the staged first digit,
+// docs/bench/staged-digit/).
 int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_count, bool k_on, bool p_on,
                      bool short_rows = false);
 
@@ -78,8 +80,8 @@ struct KernelSpec {
   // The cluster an auto spec uses at small batch, from (arch, kind, dtype, vocab); 1 when none
   // helps.
   int small_batch_cluster() const;
-  // Rows of up to 128 KB (V = 32000 in fp32, 65536 in 16-bit): their truncation modules add 8-
-  // and 4-CTA kernels for top-k alone and top-p alone, and with k and p run one CTA per row.
+  // Rows of up to 128 KB (V = 32000 in fp32, 65536 in 16-bit): their truncation modules add 8-,
+  // 4- and 2-CTA kernels for top-k alone and top-p alone, and with k and p run one CTA per row.
   bool short_rows() const;
   // The cluster of the kernel launched for small batches: cluster, or small_batch_cluster() for auto.
   int primary_cluster() const { return cluster == kAutoCluster ? small_batch_cluster() : cluster; }

@@ -231,9 +231,9 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(v32000_two, 33, true, false) == 2);
   CHECK(pick(v32000_two, 64, true, false) == 2);
   CHECK(pick(v32000_two, 96, true, false) == 1);
-  // Short rows (switch-sizes-small-h100.json, switch-sizes-all-h100.json, topk-sizes-h100.json,
-  // V = 32000): one CTA per row with k and p; top-p alone 8 CTAs to B = 8, 4 to B = 16, then 2 to
-  // B = 66; top-k alone 8 CTAs to B = 8, 4 to B = 24, then one CTA per row.
+  // Short rows (switch-sizes-small-h100.json, switch-sizes-all-h100.json, staged-digit/, V = 32000):
+  // one CTA per row with k and p; top-p alone 8 CTAs to B = 8, 4 to B = 16, then 2 to B = 66;
+  // top-k alone 8 CTAs to B = 8, 4 to B = 24, then 2 to B = 66.
   const std::vector<int> v32000 = {8, 4, 2, 1};
   auto pick_short = [&](std::int64_t rows, bool k_on, bool p_on) {
     return auto_row_cluster(v32000, rows, 132, k_on, p_on, true);
@@ -242,7 +242,7 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
     INFO("B = " << b);
     CHECK(pick_short(b, true, true) == 1);
     for (bool k_alone : {true, false}) {
-      const int want = k_alone ? (b <= 8 ? 8 : b <= 24 ? 4 : 1) : (b <= 8 ? 8 : b <= 16 ? 4 : b <= 66 ? 2 : 1);
+      const int want = b <= 8 ? 8 : b <= (k_alone ? 24 : 16) ? 4 : b <= 66 ? 2 : 1;
       CHECK(pick_short(b, k_alone, !k_alone) == want);
     }
     // Where the old two-kernel module took 2-CTA rows for top-p alone the new one takes 2 or more.

@@ -120,6 +120,16 @@ __device__ __forceinline__ void cluster_arrive_relaxed() {
 #endif
 }
 
+// An arrive at entry that also publishes what the CTA wrote before it (the totals it cleared for
+// peers' additions that follow the matching wait rather than a later barrier).
+__device__ __forceinline__ void cluster_arrive_release() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
 __device__ __forceinline__ void cluster_wait() {
 #if __CUDA_ARCH__ >= 900
   asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
@@ -170,6 +180,12 @@ __device__ __forceinline__ u32 peer_fetch_add(u32* p, u32 rank, u32 v) {
   return old;
 }
 
+__device__ __forceinline__ void peer_add(u32* p, u32 rank, u32 v) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("red.relaxed.cluster.shared::cluster.add.u32 [%0], %1;" ::"r"(peer_address(p, rank)), "r"(v) : "memory");
+#endif
+}
+
 __device__ __forceinline__ void peer_add(u64* p, u32 rank, u64 v) {
 #if __CUDA_ARCH__ >= 900
   asm volatile("red.relaxed.cluster.shared::cluster.add.u64 [%0], %1;" ::"r"(peer_address(p, rank)), "l"(v) : "memory");
@@ -198,6 +214,10 @@ constexpr int kCandidateCap = 4096;
 // The window histogram: bins of equal key width counted down from the row's max, so the few
 // tokens near the top are binned finely and the body of the row, far below, costs no atomics.
 constexpr int kWindow = 1024;
+
+// C > 1 top-k alone on long bf16 and fp32 rows builds the first-digit histogram in pass 1 only for
+// k up to this; past it, the key window (compute_cut).
+constexpr int kStagedDigitMaxK = 64;
 
 // Cluster exchanges publish up to this many values per CTA.
 constexpr int kExchange = 4;
@@ -229,6 +249,11 @@ struct Shared {
   u32 found_bin;
   u32 found_index;
   u32 candidates;
+  // C > 1 top-k alone: the 32 sub-bins of the k-th token's first-digit bin (compute_cut's staged
+  // first digit), this CTA's and the cluster's (in rank 0). Last, so that the other members keep
+  // their offsets in every kernel.
+  u32 sub_local[32];
+  u32 sub_total[32];
 };
 
 // Dynamic shared memory of a C > 1 kernel: the Shared block, then the staged slice. The host
@@ -837,7 +862,7 @@ struct Row {
 
   // Finds the bin holding the remaining-th unit (count or mass) counting from the top bin.
   template <bool MASS>
-  __device__ void find_bin(const u64* hist, int nbins, u64 remaining, u32& bin, u64& above) {
+  __device__ void find_bin(const u64* hist, int nbins, u64 remaining, u32& bin, u64& above, u64* sum = nullptr) {
     const int per = (nbins + BLOCK - 1) / BLOCK;
     const int hi = nbins - static_cast<int>(threadIdx.x) * per;
     const int lo_bin = hi - per > 0 ? hi - per : 0;
@@ -845,6 +870,7 @@ struct Row {
     for (int b = hi - 1; b >= lo_bin; --b) s += bin_value<MASS>(hist, b);
     u64 total;
     const u64 before = block_exclusive_scan<BLOCK>(s, sh.scratch, total);
+    if (sum != nullptr) *sum = total;
     if (s > 0 && before < remaining && remaining <= before + s) {
       u64 a = before;
       for (int b = hi - 1; b >= lo_bin; --b) {
@@ -1101,7 +1127,7 @@ struct Row {
   struct Cut {
     u32 key, index;  // the last kept (key, index) in rank order; key 0 keeps every candidate
     u32 count;       // candidates in the row
-    u32 max_key;
+    u32 max_key;     // 0 where compute_cut's staged first digit skips the max's exchange
     u32 listed;  // > 0: the kept tokens are sh.hist.candidate[0, listed), in rank order
     // Bitwise, not short-circuit: the final passes call it for every token, where branches cost
     // more than the comparisons.
@@ -1232,6 +1258,97 @@ struct Row {
       sh.hist.win.count_total[b] = 0;
       sh.hist.win.mass_total[b] = 0;
     }
+  }
+
+  // C > 1 top-k alone (staged_digit in compute_cut): the first-digit totals receive the peers'
+  // additions, as the window totals do; rank 0's candidate counter serves the quick gather.
+  __device__ void clear_digit_totals() {
+    if (threadIdx.x == 0) sh.candidates = 0;
+    for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) sh.hist.bins.total[b] = 0;
+    if (threadIdx.x < 32) {
+      sh.sub_local[threadIdx.x] = 0;
+      sh.sub_total[threadIdx.x] = 0;
+    }
+  }
+
+  // C > 1, after pass 1 built this CTA's first-digit counts (sh.hist.bins.local, as u32): the
+  // cluster's totals in sh.hist.bins.total, added up in the CTA that owns each bin and read from
+  // there, as window_histogram does (one barrier; reduce_bins takes two and C pulls per bin). Finds
+  // the bin holding the k-th token (bin, and the tokens above it in `above`; meaningless when k
+  // exceeds the total) and returns the row's token count. Must follow the arrive at entry, which
+  // released the cleared totals: its wait comes first. Peers may read this CTA's totals until the
+  // next cluster barrier.
+  __device__ u64 digit_totals(u64 k, u32& bin, u64& above) {
+    constexpr int kOwned = Dig::kMaxBins / C;
+    const u32* counts = reinterpret_cast<const u32*>(sh.hist.bins.local);
+    __syncthreads();
+    cluster_wait();
+    for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) {
+      const u32 c = counts[b];
+      if (c != 0) peer_add(&sh.hist.bins.total[b], static_cast<u32>(b / kOwned), c);
+    }
+    cluster_sync();
+    for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) {
+      const u32 owner = static_cast<u32>(b / kOwned);
+      if (owner != rank) sh.hist.bins.total[b] = peer_load(&sh.hist.bins.total[b], owner);
+    }
+    __syncthreads();
+    u64 total = 0;
+    find_bin<false>(sh.hist.bins.total, Dig::kMaxBins, k, bin, above, &total);
+    return total;
+  }
+
+  // C > 1 top-k alone after digit_totals: gathers and sorts the k-th token's bin (the bins above it
+  // are kept whole) and sets out's cut. A bin of more tokens than one rank sort takes is first split
+  // into 32 sub-bins (16-bit keys: single keys; fp32: 2^16 keys, the key window's resolution) by
+  // one more pass over the slice, and only the k-th token's sub-bin is gathered: first-digit bins
+  // span a quarter octave (bf16, fp32), so on long rows the k-th token's bin for k in the hundreds
+  // holds about a thousand tokens, whose bitonic sort in every CTA took longer than the window's
+  // pass it replaced (1.33x at B = 4). Returns false (nothing decided) when k does not cut or the
+  // tokens to sort pass the list. Ends with a cluster barrier after its last access to a peer.
+  __device__ bool staged_digit_cut(u32 k, bool k_cuts, u32 bin, u64 above, Cut& out) {
+    constexpr int kShift0 = Dig::shift(0);
+    constexpr int kSubShift = kShift0 - 5;
+    // bin is meaningless unless k cuts; then peers may still be reading this CTA's totals.
+    if (!k_cuts) {
+      cluster_sync();
+      return false;
+    }
+    const u32* counts = reinterpret_cast<const u32*>(sh.hist.bins.local);
+    u64 n = sh.hist.bins.total[bin];
+    u32 local = counts[bin];
+    int shift = kShift0;  // the gathered tokens: key >> shift == target
+    u32 target = bin;
+    if (n > kRankSort) {
+      for_each_hit([bin](u32 key) { return (key >> kShift0) == bin; },
+                   [this](u32, u32 key) { atomicAdd(&sh.sub_local[(key >> kSubShift) & 31u], 1u); });
+      __syncthreads();
+      // The sums go to rank 0, whose sub_total was cleared at entry; after the barrier no peer
+      // reads this CTA's first-digit totals any more, so their first 32 entries take the sums.
+      const u32 mine = threadIdx.x < 32 ? sh.sub_local[threadIdx.x] : 0u;
+      if (mine != 0) peer_add(&sh.sub_total[threadIdx.x], 0u, mine);
+      cluster_sync();
+      if (threadIdx.x < 32) sh.hist.bins.total[threadIdx.x] = peer_load(&sh.sub_total[threadIdx.x], 0u);
+      __syncthreads();
+      u32 sub;
+      u64 sub_above;
+      find_bin<false>(sh.hist.bins.total, 32, static_cast<u64>(k) - above, sub, sub_above);
+      n = sh.hist.bins.total[sub];
+      local = sh.sub_local[sub];
+      above += sub_above;
+      shift = kSubShift;
+      target = (bin << 5) | sub;
+    }
+    if (n > static_cast<u64>(kCandidateCap)) return false;  // the caller's barrier precedes the radix path
+    // This CTA's share is read only where gather_sorted asks for it, before the exchange that lets
+    // peers push candidates over the counts (a quick gather never asks, and pushes at once).
+    gather_sorted([shift, target](u32 key) { return (key >> shift) == target; }, static_cast<u32>(n),
+                  [local] { return local; });
+    const u64 c = sh.hist.candidate[static_cast<u64>(k) - above - 1];
+    out.key = static_cast<u32>(c >> 32);
+    out.index = ~static_cast<u32>(c);
+    SJ_MARK(7);
+    return true;
   }
 
   // The first window bin (from the top) at which the running sum of h reaches want, the count of
@@ -1463,13 +1580,16 @@ struct Row {
   // C > 1: every path ends with a cluster barrier after its last access to a peer's shared memory
   // (pulls are always followed by one), so a CTA may exit without another.
   // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
-  // Sets max_is_inf and xmax. Top-k first tries a histogram of few bins near the top (the fused
-  // first digit with C = 1, the key window with C > 1) and sorts the tokens down to the k-th's bin
-  // on chip; top-p alone tries the mass window and sorts the one bin holding the cut (with C = 1,
-  // every bin down to it when they hold few tokens, so that the kept set is listed). When the cut
-  // lies deeper or too many tokens share its bin, an MSD radix select over the whole row finds it.
-  // Top-k alone sorts only the k-th token's bin: the bins above it are kept whole.
-  __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p, bool stats) {
+  // Sets max_is_inf and xmax (but for C > 1 top-k alone). Top-k first tries a histogram of few bins
+  // near the top (the fused first digit with C = 1 and for C > 1 top-k alone, else the key window)
+  // and sorts the tokens down to the k-th's bin on chip; top-p alone tries the mass window and sorts
+  // the one bin holding the cut (with C = 1, every bin down to it when they hold few tokens, so that
+  // the kept set is listed). When the cut lies deeper or too many tokens share its bin, an MSD radix
+  // select over the whole row finds it. Top-k alone sorts only the k-th token's bin: the bins above
+  // it are kept whole. STATS (the sampler) also sums the row's mass.
+  template <bool STATS>
+  __device__ Cut compute_cut(bool k_on, int k, bool p_on, float p) {
+    constexpr bool stats = STATS;
     auto want_p = [p](u64 total) {
       double t = ceil(static_cast<double>(p) * static_cast<double>(total));
       if (!(t >= 1.0)) t = 1.0;  // p <= 0 still keeps the top token
@@ -1487,16 +1607,43 @@ struct Row {
       stage();
       return out;
     }
-    if (C > 1) {
-      clear_for_peers();
-      cluster_arrive_relaxed();  // the wait is before the first exchange, after pass 1
-    }
     // C = 1 reads the row from memory on every pass, so pass 1 also builds the first-digit
-    // histogram top-k starts from; staged slices (C > 1) use the window instead.
+    // histogram top-k starts from. Staged slices (C > 1) use the key window instead, except for
+    // top-k alone in truncation (staged_digit, below).
     constexpr int kShift0 = Dig::shift(0);
     constexpr bool kFusedDigit = C == 1;
+    // C > 1 top-k alone in truncation: pass 1 builds the first-digit histogram too, and its cluster
+    // totals give both the row's count and the k-th token's bin, whose tokens alone are then
+    // gathered and sorted (the bins above are kept whole). That spares the count-and-max exchange
+    // and the key window's pass and barrier, and it cannot miss as the window does: with a negative
+    // body (short rows, k in the hundreds) the k-th token often lies below the window's 8 octaves,
+    // where a second histogram pass had to find it. xmax, max_is_inf and out.max_key are not set
+    // (top-k alone weighs no token). The sampler (STATS) keeps the window. The path is spelled
+    // `kMayStage && staged_digit` and its calls sit under `if constexpr`, so the instantiations
+    // without it (the sampler, C = 1) compile to the machine code they had before it.
+    // On long bf16 and fp32 rows only small k take it: their first-digit bins span a quarter
+    // octave, so a long row's body falls into a few of them (pass 1's atomics then contend) and
+    // where its k-th token lies deep (k in the hundreds) the bin holds about a thousand tokens to
+    // split again. There random k in [1, 1024] measured 1.02-1.09x the window's time at B = 4-24,
+    // fixed k = 50 0.90-0.95x; short rows (128 KB or less) and fp16 (1/32-octave bins) gain with
+    // any k (0.61-0.72x and 0.90-0.93x with random k, same-run A/B in docs/benchmarks.md).
+    constexpr bool kMayStage = C > 1 && !STATS;
+    constexpr bool kStagedAnyK = DT == kF16 || static_cast<long long>(V) * sizeof(Bits) <= 128ll * 1024;
+    const bool staged_digit = kMayStage && k_on && !p_on && (kStagedAnyK || k <= kStagedDigitMaxK);
     u32* counts = kCollect ? sh.first_digit : reinterpret_cast<u32*>(sh.hist.bins.local);
-    if (kFusedDigit && k_on) {
+    if (C > 1) {
+      // The wait is before the first exchange (or the digit totals' additions), after pass 1.
+      if (kMayStage && staged_digit) {
+        if constexpr (kMayStage) {
+          clear_digit_totals();
+          cluster_arrive_release();
+        }
+      } else {
+        clear_for_peers();
+        cluster_arrive_relaxed();
+      }
+    }
+    if (kFusedDigit ? k_on : kMayStage && staged_digit) {
       for (int b = threadIdx.x; b < Dig::kMaxBins; b += BLOCK) counts[b] = 0;
       __syncthreads();
     }
@@ -1505,7 +1652,8 @@ struct Row {
     auto count = [&](u32 key, u32 floor) {
       count_here += key != 0;
       max_key = max(max_key, key);
-      if (kFusedDigit && k_on && key != 0 && (key >> kShift0) >= floor) atomicAdd(&counts[key >> kShift0], 1u);
+      if ((kFusedDigit ? k_on : kMayStage && staged_digit) && key != 0 && (key >> kShift0) >= floor)
+        atomicAdd(&counts[key >> kShift0], 1u);
     };
     // The sampler keeps the gather pass: it also sums the row's mass, which needs the max.
     // Fixed k = 50, 128, 256 measured 0.74-0.83x the gather pass's time at V >= 128256 (same-run
@@ -1522,28 +1670,38 @@ struct Row {
       for_each<C != 1>([&](u32, u32 key) { count(key, 0u); });
     SJ_MARK(1);
     u64 cand = count_here;
-    block_sum_max<BLOCK>(cand, max_key, sh.scratch);
-    SJ_MARK(16);
-    if (C > 1) {
-      cluster_wait();
-      exchange(cand, max_key);
-      cand = 0;
-      for (int r = 0; r < C; ++r) {
-        cand += got(0, r);
-        max_key = max(max_key, static_cast<u32>(got(1, r)));
+    u32 digit_bin = 0;
+    u64 digit_above = 0;
+    if (kMayStage && staged_digit) {
+      if constexpr (kMayStage) cand = digit_totals(static_cast<u64>(k), digit_bin, digit_above);
+    } else {
+      block_sum_max<BLOCK>(cand, max_key, sh.scratch);
+      SJ_MARK(16);
+      if (C > 1) {
+        cluster_wait();
+        exchange(cand, max_key);
+        cand = 0;
+        for (int r = 0; r < C; ++r) {
+          cand += got(0, r);
+          max_key = max(max_key, static_cast<u32>(got(1, r)));
+        }
       }
     }
     SJ_MARK(2);
     const u32 row_count = static_cast<u32>(cand);
     out.count = row_count;
-    out.max_key = max_key;
-    max_is_inf = max_key == to_key<D>(D::kPosInf);
-    xmax = key_to_float<D>(max_key);
+    if (!(kMayStage && staged_digit)) {
+      out.max_key = max_key;
+      max_is_inf = max_key == to_key<D>(D::kPosInf);
+      xmax = key_to_float<D>(max_key);
+    }
     const bool k_cuts = k_on && static_cast<u32>(k) < row_count;
 
     bool done = false;
     bool below_window = false;  // C > 1: the window holds fewer than k tokens
-    if (kFusedDigit && k_cuts) {
+    if (kMayStage && staged_digit) {
+      if constexpr (kMayStage) done = staged_digit_cut(static_cast<u32>(k), k_cuts, digit_bin, digit_above, out);
+    } else if (kFusedDigit && k_cuts) {
       // Candidates: every token in or above the first-digit bin holding the k-th.
       const u64* hist = kCollect ? reinterpret_cast<const u64*>(counts) : reduce_bins<false>(Dig::kMaxBins);
       u32 bin;
@@ -1811,7 +1969,7 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
   const bool k_on = k > 0 && k < V;
   const bool p_on = p < 1.0f;  // false for NaN
 
-  const typename R::Cut cut = r.compute_cut(k_on, k, p_on, p, false);
+  const typename R::Cut cut = r.template compute_cut<false>(k_on, k, p_on, p);
 
   // Final pass: write -inf over dropped tokens (only where needed) and emit the mask. C = 1 knows
   // the kept tokens when the cut came from the sorted candidates, and then only writes. Otherwise,

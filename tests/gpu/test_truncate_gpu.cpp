@@ -250,7 +250,8 @@ TEST_CASE("cluster kernels stage rows from any start and stride, and gather few 
   // The slices are staged with 16-byte loads when the row is aligned and element loads when not;
   // without a mask the final pass writes whole chunks (aligned) or elements. k in [1600, 4000]: on
   // the rows whose k-th token lies in the key window (the N(0, 2) kind), 1600-4100 candidates are
-  // gathered, more than fit beside the window totals (the exchanged-offsets path).
+  // gathered, more than fit beside the window totals (the exchanged-offsets path); top-k alone
+  // gathers the k-th token's first-digit bin, at V = 151936 up to a few thousand tokens.
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{50257}, std::int64_t{151936}})
       for (int c : {2, 8, 16})
@@ -278,6 +279,10 @@ TEST_CASE("cluster kernels stage rows from any start and stride, and gather few 
           many.seed = static_cast<std::uint64_t>(v + c);
           INFO(k.spec().canonical() << " k in [1600, 4000]");
           expect_clean(verify_kernel(k, many));
+          many.with_top_p = false;
+          many.seed += 1;
+          INFO(k.spec().canonical() << " k in [1600, 4000], top-k alone");
+          expect_clean(verify_kernel(k, many));
         }
 }
 
@@ -285,12 +290,13 @@ TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
   // Without top-p the tokens above the k-th token's bin are kept in any order, so only that bin is
   // sorted: one CTA per row splits its list (collected in pass 1 for k <= 1024, else gathered)
   // into the bin, sorted, and the tokens above it, and still lists the kept set; cluster rows
-  // gather the window bin alone. k in [1, 64]: short lists, usually collected; [200, 1024]: up to
-  // a thousand tokens above the cut's bin, and first-digit bins of hundreds on one CTA (past 256
-  // the bitonic sort); [1600, 4000]: one CTA's lists pass 4096 entries and take the radix path;
-  // cluster cuts below the key window are gathered from their first-digit bin up, or take the
-  // radix path when that passes 4096 tokens. Ties and grammar rows put whole bins of one key at
-  // the cut (ties broken by index).
+  // build the first-digit histogram in their staging pass and gather that bin alone, from every
+  // CTA of the cluster. k in [1, 64]: short lists, usually collected; [200, 1024]: up to a
+  // thousand tokens above the cut's bin, and first-digit bins of hundreds (past 256 the bitonic
+  // sort; cluster bins past the quick gather's 1536 slots exchange their shares first);
+  // [1600, 4000]: one CTA's lists pass 4096 entries and take the radix path, as cluster bins of
+  // more than 4096 tokens do. Grammar rows hold fewer than k tokens for the larger k (no cut), and
+  // ties and grammar rows put whole bins of one key at the cut (ties broken by index).
   const std::pair<int, int> ks[] = {{1, 64}, {200, 1024}, {1600, 4000}};
   for_each_one_cta_variant([&](const Kernel& k, std::int64_t v, int block, MaskKind m) {
     for (auto [k_lo, k_hi] : ks)
@@ -326,10 +332,11 @@ TEST_CASE("top-k alone sorts only the bin of its k-th token", "[gpu]") {
 TEST_CASE("cluster rows whose k-th token lies below the key window", "[gpu]") {
   // The key window spans the 8 octaves below a row's max. Short peaked rows (an N(-4, 2) body) hold
   // about 2% of their tokens there, grammar rows a tenth of that and +inf rows only the +inf
-  // tokens, so k in [500, 1100] at V = 32000-50257 puts most cuts below it. Top-k alone then takes
-  // a first-digit histogram of the tokens below the window, and gathers and sorts only the k-th
-  // token's bin; rows of a few tie levels put tens of thousands of tokens in that bin, past the
-  // 4096-entry list, and take the radix select, as rows with top-p always do.
+  // tokens, so k in [500, 1100] at V = 32000-50257 puts most cuts below it: rows with top-p then
+  // take the radix select. Top-k alone no longer uses the window (its staging pass builds the
+  // first-digit histogram), and is checked here on the same rows; rows of a few tie levels put
+  // tens of thousands of tokens in the k-th token's bin, past the 4096-entry list, and take the
+  // radix select too.
   const std::pair<int, int> ks[] = {{500, 1100}, {60, 400}};
   for (DType d : {DType::F32, DType::F16, DType::BF16})
     for (std::int64_t v : {std::int64_t{32000}, std::int64_t{50257}})
