@@ -1316,6 +1316,9 @@ struct Row {
     }
     const u32* counts = reinterpret_cast<const u32*>(sh.hist.bins.local);
     u64 n = sh.hist.bins.total[bin];
+    // This CTA's share, which only a gather of more than kQuickGather tokens reads (a sub-bin's,
+    // then: an unsplit bin holds at most kRankSort). Where the gather is quick, peers may already
+    // be pushing candidates over the counts, and the value read here goes unused.
     u32 local = counts[bin];
     int shift = kShift0;  // the gathered tokens: key >> shift == target
     u32 target = bin;
@@ -1340,8 +1343,6 @@ struct Row {
       target = (bin << 5) | sub;
     }
     if (n > static_cast<u64>(kCandidateCap)) return false;  // the caller's barrier precedes the radix path
-    // This CTA's share is read only where gather_sorted asks for it, before the exchange that lets
-    // peers push candidates over the counts (a quick gather never asks, and pushes at once).
     gather_sorted([shift, target](u32 key) { return (key >> shift) == target; }, static_cast<u32>(n),
                   [local] { return local; });
     const u64 c = sh.hist.candidate[static_cast<u64>(k) - above - 1];
@@ -1624,9 +1625,10 @@ struct Row {
     // On long bf16 and fp32 rows only small k take it: their first-digit bins span a quarter
     // octave, so a long row's body falls into a few of them (pass 1's atomics then contend) and
     // where its k-th token lies deep (k in the hundreds) the bin holds about a thousand tokens to
-    // split again. There random k in [1, 1024] measured 1.02-1.09x the window's time at B = 4-24,
-    // fixed k = 50 0.90-0.95x; short rows (128 KB or less) and fp16 (1/32-octave bins) gain with
-    // any k (0.61-0.72x and 0.90-0.93x with random k, same-run A/B in docs/benchmarks.md).
+    // split again. There random k in [1, 1024] measured up to 1.09x the window's time at B = 4-24
+    // (with the sub-bins), fixed k = 50 0.90-0.95x; short rows (128 KB or less) and fp16
+    // (1/32-octave bins) gain with any k (random k at B = 4-24: 0.60-0.72x and 0.88-0.93x;
+    // same-call A/Bs in docs/benchmarks.md).
     constexpr bool kMayStage = C > 1 && !STATS;
     constexpr bool kStagedAnyK = DT == kF16 || static_cast<long long>(V) * sizeof(Bits) <= 128ll * 1024;
     const bool staged_digit = kMayStage && k_on && !p_on && (kStagedAnyK || k <= kStagedDigitMaxK);
@@ -1666,9 +1668,10 @@ struct Row {
     if (collect) {
       collected = collect_pass(static_cast<u32>(k), count);
     } else if (kMayStage && staged_digit) {
-      // A loop of its own, so that the other modes' staging pass keeps its code (one with a
-      // branch to the atomic in it measured up to 1.05x for top-p alone at B <= 4). Neither the
-      // count nor the max is needed: the digit totals give the count.
+      // A loop of its own, so that the other modes' staging pass keeps its code: with the atomic
+      // behind a branch in the shared loop, top-p alone took 1.015x at B = 1 by geometric mean
+      // (1.006x so; same-call A/B against the window-only kernels). Neither the count nor the max
+      // is needed: the digit totals give the count.
       if constexpr (kMayStage)
         for_each<true>([counts](u32, u32 key) {
           if (key != 0) atomicAdd(&counts[key >> kShift0], 1u);
