@@ -168,7 +168,7 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
   if (auto_takes_cluster(smallest, rows, sm_count, k_on, p_on)) return smallest;
   // Short rows with k alone, past the 4-CTA kernel's limit (B = 24): 2-CTA rows while their CTAs
   // fit one per SM (B = 66). Since the cluster rows build the first-digit histogram while staging
-  // (no key window, which random k used to miss), they take 0.76-0.85x the time of one CTA per row
+  // (no key window, which random k used to miss), they take 0.73-0.85x the time of one CTA per row
   // at B = 32-64 with fixed and random k (docs/bench/staged-digit/sizes-32000.json); before, one
   // CTA per row won there with random k (docs/bench/topk-sizes-h100.json).
   if (short_pair && rows * 2 <= sm_count) return 2;
