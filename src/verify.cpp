@@ -51,7 +51,9 @@ VerifyReport verify_kernel(const Kernel& kernel, const VerifyOptions& o) {
   std::vector<char> input(static_cast<std::size_t>(B * stride) * es);
   for (std::int64_t r = 0; r < distinct; ++r) {
     char* row = input.data() + static_cast<std::size_t>(r * stride) * es;
-    work::fill_row(d, work::kAllKinds[rng() % std::size(work::kAllKinds)], V, rng, row);
+    const work::RowKind kind = o.kinds.empty() ? work::kAllKinds[rng() % std::size(work::kAllKinds)]
+                                               : o.kinds[rng() % o.kinds.size()];
+    work::fill_row(d, kind, V, rng, row);
     for (std::int64_t i = V; i < stride; ++i) work::store(d, row, i, 7.0f);
   }
   for (std::int64_t r = distinct; r < B; ++r)

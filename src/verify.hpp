@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "samplejit/samplejit.hpp"
+#include "workloads.hpp"
 
 namespace samplejit {
 
@@ -20,6 +21,7 @@ struct VerifyOptions {
   std::int64_t distinct_rows = 0;   // >0: generate this many rows and tile them (huge batches)
   std::int64_t check_every = 1;     // judge every n-th row (plus the last 64 rows)
   std::int32_t k_lo = 0, k_hi = 0;  // k_hi > 0: every row k uniform in [k_lo, k_hi], p in [0.5, 1)
+  std::vector<work::RowKind> kinds;  // the rows' kinds, drawn at random; empty: work::kAllKinds
 };
 
 struct VerifyReport {

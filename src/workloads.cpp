@@ -15,6 +15,7 @@ std::string_view to_string(RowKind k) {
     case RowKind::Grammar: return "grammar";
     case RowKind::AllMasked: return "all-masked";
     case RowKind::PosInf: return "posinf";
+    case RowKind::Specials: return "specials";
   }
   return "?";
 }
@@ -105,6 +106,49 @@ void fill_row(DType d, RowKind kind, std::int64_t vocab, std::mt19937_64& rng, v
       store(d, row, pick(rng), inf);
       store(d, row, pick(rng), inf);
       break;
+    case RowKind::Specials: {
+      // The values where comparisons of keys and of floats could part: zeros of both signs,
+      // subnormals, the edges of first-digit bins (quarter octaves in every dtype) and the values
+      // one bf16 step either side, NaN of both signs, -inf, and rarely +inf. Spread over the whole
+      // row, so that they also fall past a first segment that fixes a threshold.
+      peaked();
+      const float denorm = d == DType::F32    ? std::numeric_limits<float>::denorm_min()
+                           : d == DType::BF16 ? std::ldexp(1.0f, -133)
+                                              : std::ldexp(1.0f, -24);
+      const float edges[] = {1.0f, 1.25f, 1.5f, 1.75f};
+      for (std::int64_t i = 0; i < vocab; ++i) {
+        const std::uint64_t r = rng();
+        if (r % 100 != 0) continue;
+        const std::uint64_t s = r >> 8;
+        const float sign = (s >> 4) & 1u ? -1.0f : 1.0f;
+        switch (s % 8) {
+          case 0: store(d, row, i, sign * 0.0f); break;
+          case 1: store(d, row, i, sign * denorm * static_cast<float>(1 + (s >> 5) % 7)); break;
+          case 2:
+          case 3:
+          case 4: {
+            const int octave = static_cast<int>((s >> 7) % 5) - 1;
+            const float edge = std::ldexp(edges[(s >> 5) % 4], octave);
+            const float step = static_cast<float>(static_cast<int>(s % 8) - 3) * std::ldexp(1.0f, octave - 7);
+            store(d, row, i, sign * (edge + step));
+            break;
+          }
+          case 5: store(d, row, i, -inf); break;
+          case 6:
+            store(d, row, i, nan);
+            if (sign < 0) {  // store() makes a positive NaN; set the sign bit
+              if (d == DType::F32) {
+                static_cast<std::uint32_t*>(row)[i] |= 0x80000000u;
+              } else {
+                static_cast<std::uint16_t*>(row)[i] |= 0x8000u;
+              }
+            }
+            break;
+          default: store(d, row, i, (s >> 5) % 64 == 0 ? inf : -1.0f); break;
+        }
+      }
+      break;
+    }
   }
 }
 

@@ -18,9 +18,11 @@ enum class RowKind {
   Grammar,    // most tokens -inf (a grammar mask), a few NaN, the rest peaked
   AllMasked,  // every token -inf or NaN
   PosInf,     // peaked with a couple of +inf tokens
+  Specials,   // peaked with about 1% of tokens at edge values: +-0, subnormals, bin edges, inf, NaN
 };
-constexpr RowKind kAllKinds[] = {RowKind::Normal,  RowKind::Peaked,    RowKind::Ties,
-                                 RowKind::Grammar, RowKind::AllMasked, RowKind::PosInf};
+// Specials last: callers that draw from the first six keep their rows.
+constexpr RowKind kAllKinds[] = {RowKind::Normal,    RowKind::Peaked, RowKind::Ties,    RowKind::Grammar,
+                                 RowKind::AllMasked, RowKind::PosInf, RowKind::Specials};
 std::string_view to_string(RowKind k);
 
 // Stores v into element i of a dtype buffer (round to nearest even for fp16/bf16).

@@ -226,6 +226,27 @@ TEST_CASE("one CTA per row collects top-k candidates during its first pass", "[g
   });
 }
 
+TEST_CASE("one CTA per row tells hits past the first eighth by a float compare, at every edge value", "[gpu]") {
+  // Past the first eighth, pass 1 of the collecting kernels compares each token's value, as a
+  // float, with the lowest value of the k-th token's bin so far, and counts the tokens below it
+  // without their keys unless their chunk holds an inf or a NaN. Rows of edge values (+-0,
+  // subnormals, bin edges and their neighbours, NaN of both signs, -inf, +inf) spread over a
+  // peaked row, with k anywhere in [1, 1024] and in [1, 64], rows aligned and not.
+  for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
+    for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{1, 1024}})
+      for (std::int64_t offset : {0, 3}) {
+        VerifyOptions o = one_cta_options(v, offset);
+        o.kinds = {work::RowKind::Specials};
+        o.k_lo = k_lo;
+        o.k_hi = k_hi;
+        o.with_top_p = offset == 0;
+        o.seed = static_cast<std::uint64_t>(3 * v + 17 * block + k_hi + offset + static_cast<int>(m));
+        INFO(k.spec().canonical() << " specials, k in [" << k_lo << ", " << k_hi << "] offset=" << offset);
+        expect_clean(verify_kernel(k, o));
+      }
+  });
+}
+
 TEST_CASE("one CTA per row lists the kept set of top-p alone", "[gpu]") {
   // Top-p alone (one CTA, blocks under 1024 threads) gathers the tokens of the mass-window bins
   // above the cut's and of the cut's bin when they fit in the 4096-entry list, sorts the cut's
