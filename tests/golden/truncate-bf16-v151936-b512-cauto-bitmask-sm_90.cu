@@ -1431,8 +1431,14 @@ struct Row {
   static constexpr u32 kNoBin = 0xFFFFFFFFu;
   // Iterations of L2 prefetch ahead in collect_pass and collect_rest (chunks): with the cheap hit
   // test the pass waits on memory at B = 64 (one 512-thread CTA per SM, 2 loads per thread in
-  // flight). Measured at B = 64, bf16/fp16 V = 262144: 0.90-0.93x the pass without it.
+  // flight). Measured at B = 64, bf16/fp16 V = 262144: 0.87-0.92x the call's time without it.
   static constexpr int kCollectPrefetch = 2;
+  // 16-bit rows only. fp32 rows keep a key per token and no prefetch: at two CTAs per SM (B >= 256)
+  // the row that sets the call's time spent 96 us in pass 1 against 74 (truncate, random k and p,
+  // V = 128256; the mean row 63 against 61), so that `truncate` with random parameters took
+  // 1.02-1.06x at B = 256 (same-call A/B), though 0.75-0.96x at B = 64. 16-bit rows gained at every
+  // batch from 64 (0.63-0.95x), being issue-bound on twice the tokens per byte.
+  static constexpr bool kFloatHits = sizeof(Bits) == 2;
   template <class Count>
   __device__ bool collect_pass(u32 k, Count count, u32& skipped) {
     constexpr int kShift0 = Dig::shift(0);
@@ -1462,7 +1468,7 @@ struct Row {
       // exact, and most tokens of a row skip the shared atomic (fixed k at B = 64: 0.98-0.99x;
       // elsewhere within 1%). After an overflow (bin = kNoBin) every bin is counted.
       const u32 floor = bin == kNoBin ? 0u : bin;
-      if (bin == kNoBin) {
+      if (bin == kNoBin || !kFloatHits) {
         auto chunk = [&](u32 c, const uint4& v) {
 #pragma unroll
           for (u32 e = 0; e < kVec; ++e) {
@@ -1471,7 +1477,7 @@ struct Row {
             if (key != 0 && (key >> kShift0) >= at_least) add_candidate(h + (from + c) * kVec + e, key);
           }
         };
-        chunks<kPassU, false, kCollectPrefetch>(chunk, src + from, to - from);
+        chunks<kPassU, false, kFloatHits ? kCollectPrefetch : 0>(chunk, src + from, to - from);
       } else {
         const float low = first_digit_low(bin);
         auto chunk = [&](u32 c, const uint4& v) {
@@ -1494,6 +1500,8 @@ struct Row {
         };
         chunks<kPassU, false, kCollectPrefetch>(chunk, src + from, to - from);
       }
+      if (seg == 0) SJ_MARK(18);
+      if (seg == 1) SJ_MARK(19);
       from = to;
     }
     __syncthreads();
@@ -1535,7 +1543,7 @@ struct Row {
 
   // Stores a candidate in a slot reserved by adding to sh.candidates (dropped past the capacity).
   // A chunk's hits reserve their slots with one addition: one per hit, each waiting for the last,
-  // made the hits of k in the hundreds cost up to 1.3x the pass without them at B = 64.
+  // took 1.15x the call's time at B = 64 with random k (bf16 V = 262144, 97 against 84 us).
   __device__ void store_candidate(u32 slot, u32 i, u32 key) {
     if (slot < static_cast<u32>(kCandidateCap)) sh.hist.candidate[slot] = (static_cast<u64>(key) << 32) | static_cast<u64>(~i);
   }
@@ -1587,17 +1595,28 @@ struct Row {
       const u32 key = to_key<D>(g[i]);
       if (key != 0 && (key >> kShift0) >= bin) add_candidate(i, key);
     }
-    const float low = first_digit_low(bin);
-    auto chunk = [&](u32 c, const uint4& v) {
-      const u32 hits = chunk_hits(v, low);
-      if (hits == 0) return;
-      u32 slot = atomicAdd(&sh.candidates, static_cast<u32>(__popc(hits)));
-      for (u32 m = hits; m != 0; m &= m - 1u, ++slot) {
-        const u32 e = static_cast<u32>(__ffs(m) - 1);
-        store_candidate(slot, h + c * kVec + e, to_key<D>(lane_of(v, e)));
-      }
-    };
-    chunks<kPassU, false, kCollectPrefetch>(chunk, reinterpret_cast<const uint4*>(g + h), nvec / 8);
+    if constexpr (kFloatHits) {
+      const float low = first_digit_low(bin);
+      auto chunk = [&](u32 c, const uint4& v) {
+        const u32 hits = chunk_hits(v, low);
+        if (hits == 0) return;
+        u32 slot = atomicAdd(&sh.candidates, static_cast<u32>(__popc(hits)));
+        for (u32 m = hits; m != 0; m &= m - 1u, ++slot) {
+          const u32 e = static_cast<u32>(__ffs(m) - 1);
+          store_candidate(slot, h + c * kVec + e, to_key<D>(lane_of(v, e)));
+        }
+      };
+      chunks<kPassU, false, kCollectPrefetch>(chunk, reinterpret_cast<const uint4*>(g + h), nvec / 8);
+    } else {
+      auto chunk = [&](u32 c, const uint4& v) {
+#pragma unroll
+        for (u32 e = 0; e < kVec; ++e) {
+          const u32 key = to_key<D>(lane_of(v, e));
+          if (key != 0 && (key >> kShift0) >= bin) add_candidate(h + c * kVec + e, key);
+        }
+      };
+      chunks<kPassU, false>(chunk, reinterpret_cast<const uint4*>(g + h), nvec / 8);
+    }
     __syncthreads();
     const u32 n = sh.candidates;
     return n <= static_cast<u32>(kCandidateCap) ? prune(bin, true) : n;
@@ -1755,9 +1774,16 @@ struct Row {
     const bool collect = kCollect && k_on && !stats && k <= kCollectMaxK;
     bool collected = false;
     if (collect) {
-      u32 skipped = 0;  // tokens past the first eighth below the bin: only their count is needed
-      collected = collect_pass(static_cast<u32>(k), count, skipped);
-      count_here += skipped;
+      // Tokens past the first eighth below the bin: only their count is needed. fp32 rows never
+      // skip (kFloatHits) and pass the count itself, which is as right: a counter of their own
+      // changed their machine code, which is kept as it was (compared section by section).
+      if constexpr (kFloatHits) {
+        u32 skipped = 0;
+        collected = collect_pass(static_cast<u32>(k), count, skipped);
+        count_here += skipped;
+      } else {
+        collected = collect_pass(static_cast<u32>(k), count, count_here);
+      }
     } else if (kMayStage && staged_digit) {
       // A loop of its own, so that the other modes' staging pass keeps its code: with the atomic
       // behind a branch in the shared loop, top-p alone took 1.015x at B = 1 by geometric mean

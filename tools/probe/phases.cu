@@ -66,14 +66,7 @@ __global__ void __launch_bounds__(BLOCK, sj::min_blocks(BLOCK, C)) pass_kernel(v
   if (c == 12345) sink[0] = c;
 }
 
-#define CHECK(x)                                                                          \
-  do {                                                                                    \
-    cudaError_t e = (x);                                                                  \
-    if (e != cudaSuccess) {                                                               \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); \
-      std::exit(1);                                                                       \
-    }                                                                                     \
-  } while (0)
+#include "check.hpp"
 
 static unsigned short to_bf16(float f) {
   unsigned u;
