@@ -1433,11 +1433,12 @@ struct Row {
   // test the pass waits on memory at B = 64 (one 512-thread CTA per SM, 2 loads per thread in
   // flight). Measured at B = 64, bf16/fp16 V = 262144: 0.87-0.92x the call's time without it.
   static constexpr int kCollectPrefetch = 2;
-  // 16-bit rows only. fp32 rows keep a key per token and no prefetch: at two CTAs per SM (B >= 256)
-  // the row that sets the call's time spent 96 us in pass 1 against 74 (truncate, random k and p,
-  // V = 128256; the mean row 63 against 61), so that `truncate` with random parameters took
-  // 1.02-1.06x at B = 256 (same-call A/B), though 0.75-0.96x at B = 64. 16-bit rows gained at every
-  // batch from 64 (0.63-0.95x), being issue-bound on twice the tokens per byte.
+  // The float compare and the prefetch serve 16-bit rows only. fp32 rows keep a key per token: with
+  // the compare, at two CTAs per SM (B >= 256), the row that set the call's time spent 96 us in
+  // pass 1 against 74 (truncate, random k and p, V = 128256; the mean row 63 against 61), and
+  // `truncate` with random parameters took 1.02-1.06x at B = 256 (same-call A/B), though 0.75-0.96x
+  // at B = 64. 16-bit rows, issue-bound on twice the tokens per byte, gained at every batch from 64
+  // (0.63-0.95x).
   static constexpr bool kFloatHits = sizeof(Bits) == 2;
   template <class Count>
   __device__ bool collect_pass(u32 k, Count count, u32& skipped) {
@@ -1775,8 +1776,9 @@ struct Row {
     bool collected = false;
     if (collect) {
       // Tokens past the first eighth below the bin: only their count is needed. fp32 rows never
-      // skip (kFloatHits) and pass the count itself, which is as right: a counter of their own
-      // changed their machine code, which is kept as it was (compared section by section).
+      // skip (kFloatHits); they pass the row's count itself, which would be as correct, because a
+      // counter of their own changed their machine code, which is kept as it was (every .text
+      // section compared).
       if constexpr (kFloatHits) {
         u32 skipped = 0;
         collected = collect_pass(static_cast<u32>(k), count, skipped);

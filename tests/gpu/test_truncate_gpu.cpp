@@ -227,11 +227,12 @@ TEST_CASE("one CTA per row collects top-k candidates during its first pass", "[g
 }
 
 TEST_CASE("one CTA per row tells hits past the first eighth by a float compare, at every edge value", "[gpu]") {
-  // Past the first eighth, pass 1 of the collecting kernels compares each token's value, as a
-  // float, with the lowest value of the k-th token's bin so far, and counts the tokens below it
-  // without their keys unless their chunk holds an inf or a NaN. Rows of edge values (+-0,
-  // subnormals, bin edges and their neighbours, NaN of both signs, -inf, +inf) spread over a
-  // peaked row, with k anywhere in [1, 1024] and in [1, 64], rows aligned and not.
+  // Past the first eighth, pass 1 of the 16-bit collecting kernels compares each token's value,
+  // as a float, with the lowest value of the k-th token's bin so far, and counts the tokens below
+  // it without their keys unless their chunk holds an inf or a NaN (fp32 computes every key).
+  // Rows of edge values (+-0, subnormals, bin edges and their neighbours, NaN of both signs,
+  // -inf, +inf) spread over a peaked row, with k anywhere in [1, 1024] and in [1, 64], rows
+  // aligned and not, for every dtype.
   for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
     for (auto [k_lo, k_hi] : {std::pair{1, 64}, std::pair{1, 1024}})
       for (std::int64_t offset : {0, 3}) {
