@@ -6,7 +6,7 @@
 // floating-point flags, from the repository root after the CMake build:
 //   nvcc -std=c++20 -O3 -arch=sm_90 --fmad=false --ftz=false --prec-div=true --prec-sqrt=true \
 //        -I src -I include -I templates -o rows tools/probe/rows.cu build/libsamplejit.a -ldl
-// Run: ./rows [reps]. Top-k calls are also checked: each row must keep exactly its k largest.
+// Run: ./rows [reps]. Top-k calls are also checked: each row must keep exactly k of its largest values.
 // docs/benchmarks.md ("What this run changed") has results.
 #include <cuda_runtime.h>
 
@@ -58,7 +58,8 @@ float value(DType d, const unsigned char* p) {
   return (b >> 15) ? -v : v;
 }
 
-// Rows whose kept set is not exactly their k largest values (the rows have no ties at the cut).
+// Rows that do not keep exactly k tokens, each at or above the k-th largest value and unchanged (ties
+// at that value may go either way here; the GPU tests check which).
 int wrong_rows(DType d, int V, int B, const std::vector<unsigned char>& in, const std::vector<unsigned char>& out,
                const std::vector<int>& k) {
   const size_t es = d == DType::F32 ? 4 : 2;
