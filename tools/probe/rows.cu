@@ -6,19 +6,19 @@
 // floating-point flags, from the repository root after the CMake build:
 //   nvcc -std=c++20 -O3 -arch=sm_90 --fmad=false --ftz=false --prec-div=true --prec-sqrt=true \
 //        -I src -I include -I templates -o rows tools/probe/rows.cu build/libsamplejit.a -ldl
-// Run: ./rows [reps]. Top-k calls are also checked: each row must keep exactly k of its largest values.
+// Run: ./rows [reps]. The measured calls are also checked against the CPU reference.
 // docs/benchmarks.md ("What this run changed") has results.
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <random>
 #include <vector>
 
+#include "samplejit/reference.hpp"
 #include "workloads.hpp"
 
 constexpr int kRows = 256;
@@ -37,53 +37,31 @@ namespace {
 
 using samplejit::DType;
 
-float value(DType d, const unsigned char* p) {
-  if (d == DType::F32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  unsigned short b;
-  std::memcpy(&b, p, 2);
-  if (d == DType::BF16) {
-    const unsigned u = static_cast<unsigned>(b) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
-  const unsigned e = (b >> 10) & 31u, m = b & 1023u;
-  const float v = e == 0 ? std::ldexp(static_cast<float>(m), -24)
-                  : e == 31 ? (m ? NAN : INFINITY)
-                            : std::ldexp(static_cast<float>(m | 1024u), static_cast<int>(e) - 25);
-  return (b >> 15) ? -v : v;
-}
-
-// Rows that do not keep exactly k tokens, each at or above the k-th largest value and unchanged (ties
-// at that value may go either way here; the GPU tests check which).
+// Rows the CPU reference (samplejit::ref::check_row) rejects, or whose kept tokens changed bits.
 int wrong_rows(DType d, int V, int B, const std::vector<unsigned char>& in, const std::vector<unsigned char>& out,
-               const std::vector<int>& k) {
+               const samplejit::work::Params& params, bool with_p) {
   const size_t es = d == DType::F32 ? 4 : 2;
+  const unsigned neg_inf = samplejit::ref::neg_inf_bits(d);
   int bad = 0;
+  std::vector<std::uint8_t> keep(V);
   for (int r = 0; r < B; ++r) {
-    std::vector<float> x(V);
-    for (int i = 0; i < V; ++i) x[i] = value(d, &in[(size_t(r) * V + i) * es]);
-    std::vector<float> sorted = x;
-    std::nth_element(sorted.begin(), sorted.begin() + (k[r] - 1), sorted.end(), std::greater<float>());
-    const float kth = sorted[k[r] - 1];
-    int kept = 0, wrong = 0;
+    const unsigned char* x = &in[size_t(r) * V * es];
+    const unsigned char* y = &out[size_t(r) * V * es];
+    bool changed = false;
     for (int i = 0; i < V; ++i) {
-      const float y = value(d, &out[(size_t(r) * V + i) * es]);
-      const bool keep = !(std::isinf(y) && y < 0);
-      kept += keep;
-      wrong += keep ? (x[i] < kth || y != x[i]) : x[i] > kth;
+      unsigned bits = 0;
+      std::memcpy(&bits, y + size_t(i) * es, es);
+      keep[i] = bits != neg_inf;
+      changed |= keep[i] && std::memcmp(x + size_t(i) * es, y + size_t(i) * es, es) != 0;
     }
-    bad += kept != k[r] || wrong != 0;
+    const samplejit::ref::RowParams rp{params.top_k[r], with_p ? params.top_p[r] : 1.0f};
+    bad += changed || samplejit::ref::check_row(d, x, V, rp, keep.data()).has_value();
   }
   return bad;
 }
 
 template <int DT, int V>
-void probe(DType d, const char* mode, bool random, int B, int reps, bool per_row) {
+void probe(DType d, const char* mode, bool random, int B, int reps, bool check, bool per_row) {
   constexpr int kBlock = 512;
   const bool with_p = std::strcmp(mode, "truncate") == 0;
   const size_t es = d == DType::F32 ? 4 : 2, bytes = size_t(V) * es * B;
@@ -130,10 +108,10 @@ void probe(DType d, const char* mode, bool random, int B, int reps, bool per_row
       for (int id = 1; id < 32; ++id)
         if (m[r][id]) marks[size_t(r) * 32 + id].push_back(double(m[r][id] - m[r][0]));
   }
-  if (!with_p) {
+  if (check) {  // the measured pass only: the reference sorts every row
     std::vector<unsigned char> out(bytes);
     CHECK(cudaMemcpy(out.data(), logits, bytes, cudaMemcpyDeviceToHost));
-    std::printf("check: %d of %d rows wrong\n", wrong_rows(d, V, B, host, out, params.top_k), B);
+    std::printf("check: %d of %d rows wrong\n", wrong_rows(d, V, B, host, out, params, with_p), B);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -186,14 +164,14 @@ int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 30;
   for (int pass = 0; pass < 2; ++pass) {  // the first pass warms up
     const int r = pass == 0 ? 3 : reps;
-    const bool rows = pass == 1;
-    probe<sj::kBF16, 262144>(DType::BF16, "topk", true, 64, r, rows);
-    probe<sj::kBF16, 262144>(DType::BF16, "topk", false, 64, r, false);
-    probe<sj::kF16, 262144>(DType::F16, "topk", true, 64, r, false);
-    probe<sj::kF16, 262144>(DType::F16, "topk", false, 64, r, false);
+    const bool m = pass == 1;
+    probe<sj::kBF16, 262144>(DType::BF16, "topk", true, 64, r, m, m);
+    probe<sj::kBF16, 262144>(DType::BF16, "topk", false, 64, r, m, false);
+    probe<sj::kF16, 262144>(DType::F16, "topk", true, 64, r, m, false);
+    probe<sj::kF16, 262144>(DType::F16, "topk", false, 64, r, m, false);
     for (int b : {64, 256, 1024}) {
-      probe<sj::kF32, 128256>(DType::F32, "truncate", true, b, r, false);
-      probe<sj::kF32, 128256>(DType::F32, "topk", true, b, r, false);
+      probe<sj::kF32, 128256>(DType::F32, "truncate", true, b, r, m, false);
+      probe<sj::kF32, 128256>(DType::F32, "topk", true, b, r, m, false);
     }
     if (pass == 0) std::printf("---- warm-up above, measured below ----\n");
   }
