@@ -1,9 +1,12 @@
 #include "workloads.hpp"
 
+#include "samplejit/reference.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace samplejit::work {
 
@@ -16,6 +19,7 @@ std::string_view to_string(RowKind k) {
     case RowKind::AllMasked: return "all-masked";
     case RowKind::PosInf: return "posinf";
     case RowKind::Specials: return "specials";
+    case RowKind::MassEdges: return "mass-edges";
   }
   return "?";
 }
@@ -61,6 +65,43 @@ void store(DType d, void* base, std::int64_t i, float v) {
     case DType::F16: static_cast<std::uint16_t*>(base)[i] = to_f16(v); break;
   }
 }
+
+namespace {
+
+// Order-preserving keys of a dtype's values (not NaN): a negative value flips every bit, a
+// positive one only the sign bit (the kernels' to_key, select.cuh).
+std::uint32_t key_sign(DType d) { return d == DType::F32 ? 0x80000000u : 0x8000u; }
+std::uint32_t key_all(DType d) { return d == DType::F32 ? 0xFFFFFFFFu : 0xFFFFu; }
+
+float value_of_key(DType d, std::uint32_t key) {
+  const std::uint32_t bits = (key & key_sign(d)) ? key ^ key_sign(d) : ~key & key_all(d);
+  if (d == DType::F32) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  const auto h = static_cast<std::uint16_t>(bits);
+  return static_cast<float>(ref::load_logit(d, &h, 0));
+}
+
+std::uint32_t key_of_value(DType d, float v) {
+  std::uint32_t bits = 0;
+  store(d, &bits, 0, v);  // exact for a value of the dtype
+  if (d != DType::F32) bits &= 0xFFFFu;
+  return (bits & key_sign(d)) ? ~bits & key_all(d) : bits | key_sign(d);
+}
+
+// The mass-window bin of value x under the max xmax, computed in float as the kernels do
+// (select.cuh: kFracBits, kMassSpan, mass_bin; temperature 1).
+std::uint32_t mass_bin(std::int64_t vocab, float x, float xmax) {
+  int log2 = 0;
+  while ((std::int64_t{1} << log2) < vocab + 1) ++log2;
+  const float span = static_cast<float>(63 - log2 + 2) * 0.6931471805599453f;
+  const float d = -(x - xmax) * (1024.0f / span);
+  return d < 1024.0f ? static_cast<std::uint32_t>(d) : 1024u;
+}
+
+}  // namespace
 
 void fill_row(DType d, RowKind kind, std::int64_t vocab, std::mt19937_64& rng, void* row) {
   const float inf = std::numeric_limits<float>::infinity();
@@ -147,6 +188,39 @@ void fill_row(DType d, RowKind kind, std::int64_t vocab, std::mt19937_64& rng, v
           default: store(d, row, i, (s >> 5) % 64 == 0 ? inf : -1.0f); break;
         }
       }
+      break;
+    }
+    case RowKind::MassEdges: {
+      // Top-p alone lists the tokens of the bins down to the cut's by comparing values with the
+      // lowest value of a bin (select.cuh, mass_bin_low_key); here a tenth of the row sits exactly
+      // at that value or one dtype step below it, in the top 300 of the 1024 bins, where the cut
+      // falls. The max is 10, above a body of N(-4, 2) capped at 9.
+      const float xmax = 10.0f;
+      const std::uint32_t lowest = key_of_value(d, d == DType::F32    ? -std::numeric_limits<float>::max()
+                                                   : d == DType::BF16 ? -3.3895313892515355e38f
+                                                                      : -65504.0f);
+      const std::uint32_t max_key = key_of_value(d, xmax);
+      auto lowest_of_bin = [&](std::uint32_t b) {  // the least key whose bin is b or above
+        std::uint32_t lo = lowest, hi = max_key;
+        while (lo < hi) {
+          const std::uint32_t mid = lo + (hi - lo) / 2;
+          if (mass_bin(vocab, value_of_key(d, mid), xmax) <= b)
+            hi = mid;
+          else
+            lo = mid + 1;
+        }
+        return lo;
+      };
+      std::vector<std::uint32_t> edge(300);
+      for (std::uint32_t b = 0; b < edge.size(); ++b) edge[b] = lowest_of_bin(b);
+      for (std::int64_t i = 0; i < vocab; ++i) store(d, row, i, std::min(body(rng) - 4.0f, 9.0f));
+      for (std::int64_t i = 0; i < vocab; ++i) {
+        const std::uint64_t r = rng();
+        if (r % 10 != 0) continue;
+        const std::uint32_t key = edge[(r >> 8) % edge.size()];
+        store(d, row, i, value_of_key(d, (r >> 20) & 1u ? key - 1u : key));
+      }
+      store(d, row, pick(rng), xmax);
       break;
     }
   }

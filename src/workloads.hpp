@@ -19,10 +19,11 @@ enum class RowKind {
   AllMasked,  // every token -inf or NaN
   PosInf,     // peaked with a couple of +inf tokens
   Specials,   // peaked with about 1% of tokens at edge values: +-0, subnormals, bin edges, inf, NaN
+  MassEdges,  // a body plus a tenth of the tokens at the edges of top-p's mass-window bins
 };
-// Specials last: callers that draw from the first six keep their rows.
-constexpr RowKind kAllKinds[] = {RowKind::Normal,    RowKind::Peaked, RowKind::Ties,    RowKind::Grammar,
-                                 RowKind::AllMasked, RowKind::PosInf, RowKind::Specials};
+// Specials and MassEdges last: callers that draw from the first six keep their rows.
+constexpr RowKind kAllKinds[] = {RowKind::Normal,    RowKind::Peaked, RowKind::Ties,     RowKind::Grammar,
+                                 RowKind::AllMasked, RowKind::PosInf, RowKind::Specials, RowKind::MassEdges};
 std::string_view to_string(RowKind k);
 
 // Stores v into element i of a dtype buffer (round to nearest even for fp16/bf16).

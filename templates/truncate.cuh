@@ -35,10 +35,8 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
   } else if constexpr (R::kStagedKeys && MASK == kMaskNone) {
     r.write_slice([&](u32 i, u32 key) { return !cut.keeps(i, key); });
   } else if constexpr (R::kVector && MASK == kMaskNone) {
-    r.stream([&](u32 i, Bits b) {
-      const bool drop = !cut.keeps(i, to_key<D>(b));
-      return drop ? static_cast<Bits>(D::kNegInf) : b;
-    });
+    const float v = cut.value();
+    r.stream([&](u32 i, Bits b) { return cut.keeps_value(i, D::to_float(b), v) ? b : static_cast<Bits>(D::kNegInf); });
   } else {
 #pragma unroll 1
     for (u32 base = 0; base < R::kSlice; base += R::kTile) {

@@ -1152,6 +1152,13 @@ struct Row {
     __device__ bool keeps(u32 i, u32 k) const {
       return (i < static_cast<u32>(V)) & (k != 0) & ((k > key) | ((k == key) & (i <= index)));
     }
+    // keeps() on a row's value x (i < V): x > value(), or x == value() and i <= index. The same
+    // decision, since keys order values and -0 ranks with +0, and NaN, whose key is 0, compares
+    // false. Key 0 (keep every candidate) gives -inf, which keeps all but NaN, and a -inf kept
+    // where its key would drop it stays -inf either way. A final pass over 16-bit bits then needs
+    // no key per token.
+    __device__ float value() const { return key == 0 ? __int_as_float(0xFF800000) : key_to_float<D>(key); }
+    __device__ bool keeps_value(u32 i, float x, float v) const { return (x > v) | ((x == v) & (i <= index)); }
   };
 
   // Window bins are 2^kWinShift keys wide: 128 per octave for fp32 and fp16, single keys for bf16,
@@ -1190,10 +1197,75 @@ struct Row {
 
   __device__ u32 mass_bin_of(u32 key) const { return mass_bin(scaled(key)); }
 
+  // The lowest key of mass bin `bin` or of a bin above it, for a finite max: mass_bin_of never
+  // falls as keys grow (key_to_float, the subtraction, the division by a positive temperature and
+  // the scaling all keep order), so a binary search over the keys finds the edge exactly, with the
+  // expression the window's pass used. Every thread runs the same 16 or 32 steps, which costs less
+  // than a barrier to share one thread's result.
+  __device__ u32 mass_bin_low_key(u32 max_key, u32 bin) const {
+    constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+    u32 lo = (~D::kNegInf & kAll) + 1u, hi = max_key;  // the max's bin is 0
+#pragma unroll 1
+    while (lo < hi) {
+      const u32 mid = lo + (hi - lo) / 2;
+      if (mass_bin_of(mid) <= bin)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    return lo;
+  }
+
+  // C = 1 top-p alone, truncation: visits the tokens with value >= low (with key != 0) as
+  // act(i, key). low is a bin edge's value (mass_bin_low_key), so a float compare picks the tokens
+  // (chunk_hits, exact as first_digit_low explains: keys order values, -0 ranks with +0, NaN and
+  // -inf compare below every finite value) and only they get a key. With hi a higher edge's
+  // value, tokens at or above it are left out too (a NaN hi leaves out none). In a peaked row
+  // nearly every token lies below the cut's bin, where computing its key and bin made the pass
+  // issue-bound.
+  template <bool RANGE, class Act>
+  __device__ void for_each_at_least(float low, float hi, Act act) const {
+    const u32 h = head(), nvec = (static_cast<u32>(V) - h) / kVec, tail = h + nvec * kVec;
+    const u32 t = threadIdx.x;
+    if (t < h + (static_cast<u32>(V) - tail)) {
+      const u32 i = t < h ? t : tail + (t - h);
+      const float x = D::to_float(g[i]);
+      if (x >= low && !(RANGE && x >= hi)) act(i, to_key<D>(g[i]));
+    }
+    auto chunk = [&](u32 c, const uint4& v) {
+      u32 hits = chunk_hits(v, low);
+      if (RANGE) hits &= ~chunk_hits(v, hi);
+      for (; hits != 0; hits &= hits - 1u) {
+        const u32 e = static_cast<u32>(__ffs(hits) - 1);
+        act(h + c * kVec + e, to_key<D>(lane_of(v, e)));
+      }
+    };
+    chunks<kPassU, false, kCollectPrefetch>(chunk, reinterpret_cast<const uint4*>(g + h), nvec);
+  }
+
+  // The value of mass bin `bin`'s lowest key.
+  __device__ float mass_bin_low(u32 max_key, u32 bin) const { return key_to_float<D>(mass_bin_low_key(max_key, bin)); }
+
+  // Adds a token of scaled logit z to the mass window (lo: its masses as 32-bit halves), or its
+  // mass to `below`.
+  __device__ void window_add(float z, u32* lo, u64& below) {
+    const u64 m = mass_of_weight(expf(z));  // == mass(key): the same expression
+    const u32 bin = mass_bin(z);
+    if (bin < static_cast<u32>(kWindow)) {
+      atomicAdd(&sh.hist.win.count[bin], 1u);
+      add_mass(lo, lo + kWindow, bin, m);
+    } else {
+      below += m;
+    }
+  }
+
   // Counts (and with MASS, masses) of the window bins into sh.hist.win.*_total, for the whole row:
   // without MASS the key window below max_key, with MASS the mass window. Returns the row's mass
   // below the window (MASS only).
-  template <bool MASS>
+  // VALUES (C = 1, MASS): the pass reads each token's value from its bits, without the round trip
+  // through its key; a value is a candidate (key != 0) when it is >= the lowest finite value, which
+  // NaN and -inf are not, and z is the same, since only a zero's sign is lost in the round trip.
+  template <bool MASS, bool VALUES = false>
   __device__ u64 window_histogram(u32 max_key) {
     u32* lo = reinterpret_cast<u32*>(sh.hist.win.mass);  // MASS: 32-bit halves until fold_halves
     for (int b = threadIdx.x; b < kWindow; b += BLOCK) {
@@ -1202,18 +1274,24 @@ struct Row {
     }
     __syncthreads();
     u64 below = 0;
-    if (MASS) {
+    if (MASS && VALUES && C == 1 && kVector) {
+      constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
+      const float lowest = key_to_float<D>((~D::kNegInf & kAll) + 1u);
+      auto value = [&](float x) {
+        if (x >= lowest) window_add((x - xmax) / temperature, lo, below);  // z == scaled(key)
+      };
+      traverse<kPassU, false>(
+          [&](u32, Bits b) {
+            value(D::to_float(b));
+            return b;
+          },
+          [&](u32, const uint4& v, bool) {
+#pragma unroll
+            for (u32 e = 0; e < kVec; ++e) value(D::to_float(lane_of(v, e)));
+          });
+    } else if (MASS) {
       for_each([&](u32, u32 key) {
-        if (key == 0) return;
-        const float z = scaled(key);
-        const u64 m = mass_of_weight(expf(z));  // == mass(key): the same expression
-        const u32 bin = mass_bin(z);
-        if (bin < static_cast<u32>(kWindow)) {
-          atomicAdd(&sh.hist.win.count[bin], 1u);
-          add_mass(lo, lo + kWindow, bin, m);
-        } else {
-          below += m;
-        }
+        if (key != 0) window_add(scaled(key), lo, below);
       });
     } else {
       for_each_hit([max_key](u32 key) { return window_bin(max_key, key) < static_cast<u32>(kWindow); },
@@ -1925,7 +2003,7 @@ struct Row {
     } else if (p_on && row_count > 0 && !max_is_inf) {
       // Mass window: top-p alone is reached inside the bin found here. Only that bin's tokens are
       // sorted; the mass of the bins above it is known from the histogram.
-      const u64 below = window_histogram<true>(max_key);
+      const u64 below = window_histogram<true, !STATS>(max_key);
       SJ_MARK(3);
       u64 window_mass = 0;
       for (int b = threadIdx.x; b < kWindow; b += BLOCK) window_mass += sh.hist.win.mass_total[b];
@@ -1950,11 +2028,18 @@ struct Row {
         const u32 top = static_cast<u32>(kCandidateCap) - n_above;
         if (threadIdx.x == 0) sh.candidates = 0;
         __syncthreads();
-        for_each([&](u32 i, u32 key) {
-          if (key == 0) return;
-          const u32 b = mass_bin_of(key);
-          if (b <= bin) place(i, key, b == bin, top);
-        });
+        if constexpr (kVector) {
+          for_each_at_least<false>(mass_bin_low(max_key, bin), 0.0f, [&](u32 i, u32 key) {
+            const u32 b = mass_bin_of(key);  // <= bin, by the edge
+            place(i, key, b == bin, top);
+          });
+        } else {
+          for_each([&](u32 i, u32 key) {
+            if (key == 0) return;
+            const u32 b = mass_bin_of(key);
+            if (b <= bin) place(i, key, b == bin, top);
+          });
+        }
         __syncthreads();
         sort_candidates(static_cast<u32>(in_bin));
         const u32 pos = mass_prefix_position(static_cast<u32>(in_bin), [rest](u64) { return rest; });
@@ -1973,8 +2058,21 @@ struct Row {
           __syncthreads();
           return c;
         };
-        const u32 n = gather_sorted([this, bin](u32 key) { return mass_bin_of(key) == bin; }, static_cast<u32>(in_bin),
-                                    local_in_bin);
+        u32 n;
+        if constexpr (C == 1 && kVector && !STATS) {
+          // The bin's tokens lie between its lowest value and the lowest of the bin above.
+          const float low = mass_bin_low(max_key, bin);
+          const float hi = bin == 0 ? __int_as_float(0x7FC00000) : mass_bin_low(max_key, bin - 1);
+          if (threadIdx.x == 0) sh.candidates = 0;
+          __syncthreads();
+          for_each_at_least<true>(low, hi, [&](u32 i, u32 key) { add_candidate(i, key); });
+          __syncthreads();
+          n = static_cast<u32>(in_bin);
+          sort_candidates(n);
+        } else {
+          n = gather_sorted([this, bin](u32 key) { return mass_bin_of(key) == bin; }, static_cast<u32>(in_bin),
+                            local_in_bin);
+        }
         const u64 rest = want - mass_above;  // in [1, the bin's mass]
         const u32 pos = mass_prefix_position(n, [rest](u64) { return rest; });
         const u64 c = sh.hist.candidate[pos];
@@ -2110,10 +2208,8 @@ __global__ void __launch_bounds__(BLOCK, min_blocks(BLOCK, C))
   } else if constexpr (R::kStagedKeys && MASK == kMaskNone) {
     r.write_slice([&](u32 i, u32 key) { return !cut.keeps(i, key); });
   } else if constexpr (R::kVector && MASK == kMaskNone) {
-    r.stream([&](u32 i, Bits b) {
-      const bool drop = !cut.keeps(i, to_key<D>(b));
-      return drop ? static_cast<Bits>(D::kNegInf) : b;
-    });
+    const float v = cut.value();
+    r.stream([&](u32 i, Bits b) { return cut.keeps_value(i, D::to_float(b), v) ? b : static_cast<Bits>(D::kNegInf); });
   } else {
 #pragma unroll 1
     for (u32 base = 0; base < R::kSlice; base += R::kTile) {

@@ -92,6 +92,23 @@ VerifyOptions one_cta_options(std::int64_t v, std::int64_t offset) {
   return o;
 }
 
+// Top-p alone with no k array on every one-CTA variant: the edge p values and p in [0.5, 1), rows
+// aligned and not, of the given kinds (empty: all). The seeds are a * V + b * block + ...
+void verify_top_p_alone_one_cta(const std::vector<work::RowKind>& kinds, std::int64_t a, std::int64_t b) {
+  for_each_one_cta_variant([&](const Kernel& k, std::int64_t v, int block, MaskKind m) {
+    for (int random_p : {0, 1})
+      for (std::int64_t offset : {0, 3}) {
+        VerifyOptions o = one_cta_options(v, offset);
+        o.with_top_k = false;
+        o.kinds = kinds;
+        if (random_p) o.k_lo = o.k_hi = 1;  // p in [0.5, 1); the k array is still not passed
+        o.seed = static_cast<std::uint64_t>(a * v + b * block + 2 * random_p + offset + static_cast<int>(m));
+        INFO(k.spec().canonical() << (random_p ? " p in [0.5, 1)" : " edge p") << " offset=" << offset);
+        expect_clean(verify_kernel(k, o));
+      }
+  });
+}
+
 }  // namespace
 
 TEST_CASE("every variant matches the CPU reference", "[gpu]") {
@@ -255,17 +272,17 @@ TEST_CASE("one CTA per row lists the kept set of top-p alone", "[gpu]") {
   // top level holds thousands and p near 1 on a wide body overflow the list and mask by reading
   // the row, as 1024-thread blocks always do; peaked and grammar rows list. Edge p values (NaN,
   // <= 0, tiny, 0.5, 0.9, 0.999, >= 1) and p in [0.5, 1), with no k array passed.
-  for_each_one_cta_variant([](const Kernel& k, std::int64_t v, int block, MaskKind m) {
-    for (int random_p : {0, 1})
-      for (std::int64_t offset : {0, 3}) {
-        VerifyOptions o = one_cta_options(v, offset);
-        o.with_top_k = false;
-        if (random_p) o.k_lo = o.k_hi = 1;  // p in [0.5, 1); the k array is still not passed
-        o.seed = static_cast<std::uint64_t>(7 * v + 13 * block + 2 * random_p + offset + static_cast<int>(m));
-        INFO(k.spec().canonical() << (random_p ? " p in [0.5, 1)" : " edge p") << " offset=" << offset);
-        expect_clean(verify_kernel(k, o));
-      }
-  });
+  verify_top_p_alone_one_cta({}, 7, 13);
+}
+
+TEST_CASE("top-p alone picks the tokens of its mass bins by value, at every bin edge", "[gpu]") {
+  // One CTA per row finds the lowest value of the cut's mass bin (and of the bin above it) by a
+  // binary search over keys, then lists the kept set (or gathers the cut's bin) by comparing
+  // values with it, and the final pass over the row keeps tokens by comparing values with the
+  // cut's. A tenth of each row sits exactly on a bin's lowest value or one step below it
+  // (work::RowKind::MassEdges), so a search or a compare off by one value would keep or drop a
+  // token at the cut. The same p values as above.
+  verify_top_p_alone_one_cta({work::RowKind::MassEdges}, 5, 11);
 }
 
 TEST_CASE("cluster kernels stage rows from any start and stride, and gather few or many candidates", "[gpu]") {

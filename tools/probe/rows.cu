@@ -6,7 +6,7 @@
 // floating-point flags, from the repository root after the CMake build:
 //   nvcc -std=c++20 -O3 -arch=sm_90 --fmad=false --ftz=false --prec-div=true --prec-sqrt=true \
 //        -I src -I include -I templates -o rows tools/probe/rows.cu build/libsamplejit.a -ldl
-// Run: ./rows [reps]. The measured calls are also checked against the CPU reference.
+// Run: ./rows [reps] [topp]. The measured calls are also checked against the CPU reference.
 // docs/benchmarks.md ("What this run changed") has results.
 #include <cuda_runtime.h>
 
@@ -39,7 +39,7 @@ using samplejit::DType;
 
 // Rows the CPU reference (samplejit::ref::check_row) rejects, or whose kept tokens changed bits.
 int wrong_rows(DType d, int V, int B, const std::vector<unsigned char>& in, const std::vector<unsigned char>& out,
-               const samplejit::work::Params& params, bool with_p) {
+               const samplejit::work::Params& params, bool with_k, bool with_p) {
   const size_t es = d == DType::F32 ? 4 : 2;
   const unsigned neg_inf = samplejit::ref::neg_inf_bits(d);
   int bad = 0;
@@ -54,7 +54,7 @@ int wrong_rows(DType d, int V, int B, const std::vector<unsigned char>& in, cons
       keep[i] = bits != neg_inf;
       changed |= keep[i] && std::memcmp(x + size_t(i) * es, y + size_t(i) * es, es) != 0;
     }
-    const samplejit::ref::RowParams rp{params.top_k[r], with_p ? params.top_p[r] : 1.0f};
+    const samplejit::ref::RowParams rp{with_k ? params.top_k[r] : 0, with_p ? params.top_p[r] : 1.0f};
     bad += changed || samplejit::ref::check_row(d, x, V, rp, keep.data()).has_value();
   }
   return bad;
@@ -63,7 +63,8 @@ int wrong_rows(DType d, int V, int B, const std::vector<unsigned char>& in, cons
 template <int DT, int V>
 void probe(DType d, const char* mode, bool random, int B, int reps, bool check, bool per_row) {
   constexpr int kBlock = 512;
-  const bool with_p = std::strcmp(mode, "truncate") == 0;
+  const bool with_k = std::strcmp(mode, "topp") != 0;
+  const bool with_p = std::strcmp(mode, "topk") != 0;
   const size_t es = d == DType::F32 ? 4 : 2, bytes = size_t(V) * es * B;
   std::vector<unsigned char> host(bytes);
   std::mt19937_64 rng(1);
@@ -96,7 +97,7 @@ void probe(DType d, const char* mode, bool random, int B, int reps, bool check, 
     std::memset(m, 0, sizeof(m));
     CHECK(cudaMemcpyToSymbol(sj_marks, m, sizeof(m)));
     CHECK(cudaEventRecord(e0));
-    kernel<<<B, kBlock>>>(logits, static_cast<long long>(V), B, dk, with_p ? dp : nullptr, nullptr);
+    kernel<<<B, kBlock>>>(logits, static_cast<long long>(V), B, with_k ? dk : nullptr, with_p ? dp : nullptr, nullptr);
     CHECK(cudaGetLastError());
     CHECK(cudaEventRecord(e1));
     CHECK(cudaEventSynchronize(e1));
@@ -111,7 +112,7 @@ void probe(DType d, const char* mode, bool random, int B, int reps, bool check, 
   if (check) {  // the measured pass only: the reference sorts every row
     std::vector<unsigned char> out(bytes);
     CHECK(cudaMemcpy(out.data(), logits, bytes, cudaMemcpyDeviceToHost));
-    std::printf("check: %d of %d rows wrong\n", wrong_rows(d, V, B, host, out, params, with_p), B);
+    std::printf("check: %d of %d rows wrong\n", wrong_rows(d, V, B, host, out, params, with_k, with_p), B);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -124,9 +125,10 @@ void probe(DType d, const char* mode, bool random, int B, int reps, bool check, 
   std::printf("%s V=%d %s %s B=%d: call %.1f us median (min %.1f); us from entry to each mark\n",
               d == DType::F32 ? "fp32" : d == DType::BF16 ? "bf16" : "fp16", V, mode, random ? "random" : "fixed", B,
               total[total.size() / 2], total[0]);
-  // 18, 19: collect_pass's first eighth and its next segment; 1: pass 1; 2: count; 4: k-th bin;
-  // 7: cut found (collect_rest, sort); 8: compute_cut returns; 9: final pass.
-  const int ids[] = {18, 19, 1, 2, 4, 7, 8, 9};
+  // 18, 19: collect_pass's first eighth and its next segment; 1: pass 1; 2: count; 3: window
+  // histogram (top-p alone: the mass window's pass); 4: k-th bin (the cut's mass bin); 7: cut found
+  // (collect_rest or the listing, sort); 8: compute_cut returns; 9: final pass.
+  const int ids[] = {18, 19, 1, 2, 3, 4, 7, 8, 9};
   std::printf("             ");
   for (int id : ids) std::printf("  m%-5d", id);
   std::printf("\n");
@@ -160,11 +162,25 @@ void probe(DType d, const char* mode, bool random, int B, int reps, bool check, 
 
 }  // namespace
 
+// `topp` times top-p alone (random and fixed p).
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 30;
+  const bool topp = argc > 2 && std::strcmp(argv[2], "topp") == 0;
   for (int pass = 0; pass < 2; ++pass) {  // the first pass warms up
     const int r = pass == 0 ? 3 : reps;
     const bool m = pass == 1;
+    if (topp) {
+      for (int b : {64, 256}) {
+        for (bool random : {true, false}) {
+          probe<sj::kBF16, 151936>(DType::BF16, "topp", random, b, r, m, false);
+          probe<sj::kF16, 151936>(DType::F16, "topp", random, b, r, m, false);
+          probe<sj::kF32, 151936>(DType::F32, "topp", random, b, r, m, false);
+        }
+      }
+      probe<sj::kBF16, 151936>(DType::BF16, "topp", true, 1024, r, false, false);
+      if (pass == 0) std::printf("---- warm-up above, measured below ----\n");
+      continue;
+    }
     probe<sj::kBF16, 262144>(DType::BF16, "topk", true, 64, r, m, m);
     probe<sj::kBF16, 262144>(DType::BF16, "topk", false, 64, r, m, false);
     probe<sj::kF16, 262144>(DType::F16, "topk", true, 64, r, m, false);
