@@ -162,7 +162,8 @@ void probe(DType d, const char* mode, bool random, int B, int reps, bool check, 
 
 }  // namespace
 
-// `topp` times top-p alone (random and fixed p).
+// With `topp` as the second argument: top-p alone (no k array), V = 151936, every dtype at B = 64 and
+// 256 (checked) and bf16 at B = 1024 (not checked: the reference sorts every row), random and fixed p.
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::atoi(argv[1]) : 30;
   const bool topp = argc > 2 && std::strcmp(argv[2], "topp") == 0;
