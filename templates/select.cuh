@@ -1241,6 +1241,15 @@ struct Row {
     chunks<kPassU, false, kCollectPrefetch>(chunk, reinterpret_cast<const uint4*>(g + h), nvec);
   }
 
+  // Whether top-p alone's listing picks its tokens by value (for_each_at_least). Not on sm_80 in
+  // 256-thread blocks (64 registers): there the one-CTA kernels with a mask spilled 4 bytes with
+  // it, so they keep a key and a bin per token. sm_90's kernels were measured and tested with it.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  static constexpr bool kListByValue = kVector && BLOCK > 256;
+#else
+  static constexpr bool kListByValue = kVector;
+#endif
+
   // C = 1, the fused first digit's gather pass (the sampler; 16-bit truncation rows that do not
   // collect): lists the n tokens in or above first-digit bin `bin` and sorts them, as
   // gather_sorted would, but from values: a token is listed when its value is at least the bin's
@@ -2068,7 +2077,7 @@ struct Row {
         const u32 top = static_cast<u32>(kCandidateCap) - n_above;
         if (threadIdx.x == 0) sh.candidates = 0;
         __syncthreads();
-        if constexpr (kVector) {
+        if constexpr (kListByValue) {
           for_each_at_least<false>(mass_bin_low(max_key, bin), 0.0f, [&](u32 i, u32 key) {
             const u32 b = mass_bin_of(key);  // <= bin, by the edge
             place(i, key, b == bin, top);
