@@ -73,12 +73,18 @@ struct Dtype<kF16> {
   }
 };
 
+// The key of the lowest finite value (-inf's bits, complemented, plus one).
+template <class D>
+__device__ constexpr u32 lowest_key() {
+  return (~D::kNegInf & (D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu)) + 1u;
+}
+
 // Branch-free: every pass calls it once per token (branches here measured 4-10% slower at large
 // batch, docs/benchmarks.md).
 template <class D>
 __device__ __forceinline__ u32 to_key(u32 bits) {
   constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
-  constexpr u32 kLowest = (~D::kNegInf & kAll) + 1u;  // the key of the lowest finite value
+  constexpr u32 kLowest = lowest_key<D>();
   constexpr u32 kHighest = D::kPosInf | D::kSign;     // the key of +inf
   // A negative value flips every bit, a positive one only the sign bit.
   const u32 flip = (static_cast<u32>(static_cast<int>(bits << (32 - D::kKeyBits)) >> 31) & kAll) | D::kSign;
@@ -612,6 +618,22 @@ struct Row {
     });
   }
 
+  // C = 1: calls f(i, bits) for every element of the row, in no particular order, and writes
+  // nothing: the passes that read values from bits rather than keys.
+  template <class F>
+  __device__ void for_each_bits(F f) const {
+    static_assert(C == 1, "C > 1 passes read keys");
+    traverse<kPassU, false>(
+        [&](u32 i, Bits b) {
+          f(i, b);
+          return b;
+        },
+        [&](u32 i0, const uint4& v, bool) {
+#pragma unroll
+          for (u32 e = 0; e < kVec; ++e) f(i0 + e, lane_of(v, e));
+        });
+  }
+
   // C = 1 final pass when the cut came from the sorted candidates: the kept tokens are listed in
   // sh.hist.candidate[0, n) as (key, ~index), so the row need not be read again (one pass of HBM
   // traffic less). Entries whose key the caller zeroed (min-p) are dropped too. Kept tokens' bits
@@ -835,7 +857,8 @@ struct Row {
   }
 
   // The post-temperature logit relative to the max, (x - xmax) / temperature, <= 0 (finite max).
-  __device__ float scaled(u32 key) const { return (key_to_float<D>(key) - xmax) / temperature; }
+  __device__ float scaled(u32 key) const { return scaled_value(key_to_float<D>(key)); }
+  __device__ float scaled_value(float x) const { return (x - xmax) / temperature; }
 
   // A weight in 64-bit fixed point, so that sums are exact and order-independent.
   __device__ static u64 mass_of_weight(float w) {
@@ -1203,8 +1226,7 @@ struct Row {
   // expression the window's pass used. Every thread runs the same 16 or 32 steps, which costs less
   // than a barrier to share one thread's result.
   __device__ u32 mass_bin_low_key(u32 max_key, u32 bin) const {
-    constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
-    u32 lo = (~D::kNegInf & kAll) + 1u, hi = max_key;  // the max's bin is 0
+    u32 lo = lowest_key<D>(), hi = max_key;  // the max's bin is 0
 #pragma unroll 1
     while (lo < hi) {
       const u32 mid = lo + (hi - lo) / 2;
@@ -1267,24 +1289,14 @@ struct Row {
     __syncthreads();
     const float low = first_digit_low(bin);
     if constexpr (STATS) {
-      constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
-      const float lowest = key_to_float<D>((~D::kNegInf & kAll) + 1u);
-      auto value = [&](u32 i, Bits b) {
+      const float lowest = key_to_float<D>(lowest_key<D>());
+      for_each_bits([&](u32 i, Bits b) {
         const float x = D::to_float(b);
         if (!(x >= lowest)) return;
-        const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf((x - xmax) / temperature);
+        const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf(scaled_value(x));
         mass_seen += mass_of_weight(w);
         if (x >= low) add_candidate(i, to_key<D>(b));
-      };
-      traverse<kPassU, false>(
-          [&](u32 i, Bits b) {
-            value(i, b);
-            return b;
-          },
-          [&](u32 i0, const uint4& v, bool) {
-#pragma unroll
-            for (u32 e = 0; e < kVec; ++e) value(i0 + e, lane_of(v, e));
-          });
+      });
     } else {
       for_each_at_least<false>(low, 0.0f, [this](u32 i, u32 key) { add_candidate(i, key); });
     }
@@ -1323,21 +1335,12 @@ struct Row {
     }
     __syncthreads();
     u64 below = 0;
-    if (MASS && VALUES && C == 1 && kVector) {
-      constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
-      const float lowest = key_to_float<D>((~D::kNegInf & kAll) + 1u);
-      auto value = [&](float x) {
-        if (x >= lowest) window_add((x - xmax) / temperature, lo, below);  // z == scaled(key)
-      };
-      traverse<kPassU, false>(
-          [&](u32, Bits b) {
-            value(D::to_float(b));
-            return b;
-          },
-          [&](u32, const uint4& v, bool) {
-#pragma unroll
-            for (u32 e = 0; e < kVec; ++e) value(D::to_float(lane_of(v, e)));
-          });
+    if constexpr (MASS && VALUES && C == 1 && kVector) {
+      const float lowest = key_to_float<D>(lowest_key<D>());
+      for_each_bits([&](u32, Bits b) {
+        const float x = D::to_float(b);
+        if (x >= lowest) window_add(scaled_value(x), lo, below);  // == scaled(key)
+      });
     } else if (MASS) {
       for_each([&](u32, u32 key) {
         if (key != 0) window_add(scaled(key), lo, below);
@@ -1642,8 +1645,7 @@ struct Row {
   // -inf and NaN compare below the lowest finite value, and a bin past +inf's gives a NaN, which
   // nothing reaches. Subnormals compare as themselves because NVRTC runs with -ftz=false.
   __device__ static float first_digit_low(u32 bin) {
-    constexpr u32 kAll = D::kKeyBits == 32 ? 0xFFFFFFFFu : 0xFFFFu;
-    constexpr u32 kLowest = (~D::kNegInf & kAll) + 1u;
+    constexpr u32 kLowest = lowest_key<D>();
     const u32 key = bin << Dig::shift(0);
     return key_to_float<D>(key < kLowest ? kLowest : key);
   }
