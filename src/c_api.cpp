@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "build_commit.hpp"
 #include "samplejit/samplejit.h"
 #include "samplejit/samplejit.hpp"
 
@@ -67,6 +68,8 @@ const char* sj_version(void) {
   static const std::string v = samplejit::library_version();
   return v.c_str();
 }
+
+const char* sj_build_commit(void) { return SAMPLEJIT_BUILD_COMMIT; }
 
 const char* sj_last_error(void) { return g_last_error.c_str(); }
 

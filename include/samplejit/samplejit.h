@@ -89,6 +89,9 @@ typedef struct sj_sample_args {
 
 int sj_abi_version(void);
 const char* sj_version(void);
+/* The git commit the library was built from ("-dirty" with uncommitted changes to tracked files,
+   "unknown" outside git), for benchmark records; not part of the version that keys the cache. */
+const char* sj_build_commit(void);
 /* The message of the last failed call on this thread ("" if none). Valid until the next call. */
 const char* sj_last_error(void);
 

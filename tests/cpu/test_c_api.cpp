@@ -65,6 +65,9 @@ TEST_CASE("c_api version", "[c_api]") {
   REQUIRE(sj_version() != nullptr);
   CHECK(std::strlen(sj_version()) > 0);
   CHECK(sj_version() == sj_version());  // a stable pointer
+  REQUIRE(sj_build_commit() != nullptr);
+  CHECK(std::strlen(sj_build_commit()) > 0);
+  CHECK(std::string(sj_version()).find(sj_build_commit()) == std::string::npos);  // not in the cache key
 }
 
 TEST_CASE("c_api runtime create and destroy", "[c_api]") {

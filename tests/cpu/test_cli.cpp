@@ -613,6 +613,11 @@ TEST_CASE("cli info reports NVRTC, driver, devices and cache root", "[cli]") {
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j.at("cache_root") == root.string());
   CHECK(j.at("cache_bytes") == 0);
+  // The commit the binary was built from: a checkout's short hash (a clean clone in CI), with
+  // "-dirty" for uncommitted changes to tracked files, or "unknown" outside git.
+  const std::string commit = j.at("build_commit").get<std::string>();
+  CHECK(std::regex_match(commit, std::regex("[0-9a-f]{7,40}(-dirty|-unknown-state)?|unknown")));
+  CHECK(text.out.find("(commit " + commit + ")") != std::string::npos);
   REQUIRE(j.at("nvrtc").contains("version"));
   CHECK(std::regex_match(j["nvrtc"]["version"].get<std::string>(), std::regex("[0-9]+\\.[0-9]+")));
   CHECK(j.at("devices").is_array());

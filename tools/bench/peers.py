@@ -166,6 +166,11 @@ class Samplejit:
         lib.sj_sample.restype = ctypes.c_int
         self.abi = lib.sj_abi_version()
         self.version = lib.sj_version().decode()
+        try:  # libraries before the commit stamp lack it
+            lib.sj_build_commit.restype = ctypes.c_char_p
+            self.build_commit = lib.sj_build_commit().decode()
+        except AttributeError:
+            self.build_commit = None
         self.rt = vp()
         root = str(cache_dir).encode() if cache_dir else None
         self._check(lib.sj_runtime_create(root, ctypes.byref(self.rt)), "sj_runtime_create")
@@ -454,7 +459,10 @@ def main():
             cache = str(guess) if guess.is_dir() else None
         try:
             sj = Samplejit(a.lib, cache)
-            doc["samplejit"] = {"lib": str(a.lib), "abi": sj.abi, "version": sj.version, "cache_root": cache}
+            doc["samplejit"] = {"lib": str(a.lib), "abi": sj.abi, "version": sj.version,
+                                "build_commit": sj.build_commit, "cache_root": cache}
+            if doc["commit"] is None:  # SAMPLEJIT_COMMIT names another commit; the library's otherwise
+                doc["commit"] = sj.build_commit
         except (OSError, SamplejitError) as e:
             doc["samplejit_error"] = str(e)
             print(f"samplejit unavailable: {e}", file=sys.stderr)

@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "build_commit.hpp"
 #include "cli.hpp"
 #include "device.hpp"
 #include "roofline.hpp"
@@ -708,7 +709,7 @@ int cmd_bench(const GpuOptions& o, bool json) {
       {"nvrtc", nvrtc_info().version()},
       {"samplejit", library_version()},
       {"date", utc_now()},
-      {"commit", nullptr},
+      {"commit", SAMPLEJIT_BUILD_COMMIT},
       {"reps", o.reps},
       {"warmup", o.warmup},
       {"flush_bytes", flush_bytes},
@@ -721,6 +722,7 @@ int cmd_bench(const GpuOptions& o, bool json) {
       {"cells", nlohmann::json::array()},
       {"skipped", nlohmann::json::array()},
       {"jit", nullptr}};
+  // SAMPLEJIT_COMMIT names another commit (a binary built elsewhere); the build's stands otherwise.
   if (const char* c = std::getenv("SAMPLEJIT_COMMIT"); c && *c) doc["commit"] = c;
   std::fprintf(out,
                "device: %s (%s, %d SMs, L2 %d MB); peaked logits; params fixed: k=%d p=%.2f, random: k U[1,1024] "
