@@ -1561,13 +1561,33 @@ struct Row {
   // test the pass waits on memory at B = 64 (one 512-thread CTA per SM, 2 loads per thread in
   // flight). Measured at B = 64, bf16/fp16 V = 262144: 0.87-0.92x the call's time without it.
   static constexpr int kCollectPrefetch = 2;
-  // The float compare and the prefetch serve 16-bit rows only. fp32 rows keep a key per token: with
-  // the compare, at two CTAs per SM (B >= 256), the row that set the call's time spent 96 us in
-  // pass 1 against 74 (truncate, random k and p, V = 128256; the mean row 63 against 61), and
-  // `truncate` with random parameters took 1.02-1.06x at B = 256 (same-call A/B), though 0.75-0.96x
-  // at B = 64. 16-bit rows, issue-bound on twice the tokens per byte, gained at every batch from 64
-  // (0.63-0.95x).
+  // Whether pass 1 (and collect_rest) picks its hits by a float compare. 16-bit rows, issue-bound on
+  // twice the tokens per byte, gained at every batch from 64 (0.63-0.95x), and always do. fp32 rows
+  // do only while the batch fits one CTA per SM (B up to %nsmid, the SM identifiers: 132 or a few
+  // more on the H100), where `430202a`'s A/B measured 0.75-0.96x (`truncate`, random k and p,
+  // B = 64); at two CTAs per SM (B >= 256) the row that set the call's time spent 96 us in pass 1
+  // against 74 (V = 128256) and the call took 1.02-1.06x. The branch is uniform over the grid. The
+  // prefetch serves the key loop of 16-bit rows only, as before. kFloatHits: whether the kernel
+  // has the float loop at all. Not for fp32 in 1024-thread blocks nor on sm_80, where both loops in
+  // one kernel spilled at 64 registers (up to 68 bytes); those keep the key loop alone, and the
+  // machine code they had.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
   static constexpr bool kFloatHits = sizeof(Bits) == 2;
+#else
+  static constexpr bool kFloatHits = sizeof(Bits) == 2 || BLOCK < 1024;
+#endif
+  __device__ static bool float_hits() {
+    if constexpr (sizeof(Bits) == 2) {
+      return true;
+    } else if constexpr (!kFloatHits) {
+      return false;
+    } else {
+      u32 sms;
+      asm("mov.u32 %0, %%nsmid;" : "=r"(sms));
+      return gridDim.x <= sms;
+    }
+  }
+
   template <class Count>
   __device__ bool collect_pass(u32 k, Count count, u32& skipped) {
     constexpr int kShift0 = Dig::shift(0);
@@ -1579,6 +1599,7 @@ struct Row {
     u32 bin = kNoBin;  // block-uniform: collect tokens in or above it
     bool ok = true;
     u32 from = 0;
+    const bool by_value = float_hits();
 #pragma unroll 1
     for (int seg = 0; seg < 3; ++seg) {
       const u32 to = seg == 0 ? nvec / 8 : seg == 1 ? nvec / 2 : nvec;
@@ -1597,7 +1618,7 @@ struct Row {
       // exact, and most tokens of a row skip the shared atomic (fixed k at B = 64: 0.98-0.99x;
       // elsewhere within 1%). After an overflow (bin = kNoBin) every bin is counted.
       const u32 floor = bin == kNoBin ? 0u : bin;
-      if (bin == kNoBin || !kFloatHits) {
+      if (bin == kNoBin || !by_value) {
         auto chunk = [&](u32 c, const uint4& v) {
 #pragma unroll
           for (u32 e = 0; e < kVec; ++e) {
@@ -1606,7 +1627,7 @@ struct Row {
             if (key != 0 && (key >> kShift0) >= at_least) add_candidate(h + (from + c) * kVec + e, key);
           }
         };
-        chunks<kPassU, false, kFloatHits ? kCollectPrefetch : 0>(chunk, src + from, to - from);
+        chunks<kPassU, false, sizeof(Bits) == 2 ? kCollectPrefetch : 0>(chunk, src + from, to - from);
       } else {
         const float low = first_digit_low(bin);
         auto chunk = [&](u32 c, const uint4& v) {
@@ -1723,7 +1744,7 @@ struct Row {
       const u32 key = to_key<D>(g[i]);
       if (key != 0 && (key >> kShift0) >= bin) add_candidate(i, key);
     }
-    if constexpr (kFloatHits) {
+    if (kFloatHits && float_hits()) {
       const float low = first_digit_low(bin);
       auto chunk = [&](u32 c, const uint4& v) {
         const u32 hits = chunk_hits(v, low);
@@ -1902,10 +1923,10 @@ struct Row {
     const bool collect = kCollect && k_on && !stats && k <= kCollectMaxK;
     bool collected = false;
     if (collect) {
-      // Tokens past the first eighth below the bin: only their count is needed. fp32 rows never
-      // skip (kFloatHits); they pass the row's count itself, which would be as correct, because a
-      // counter of their own changed their machine code, which is kept as it was (every .text
-      // section compared).
+      // Tokens past the first eighth below the bin: only their count is needed. Kernels without
+      // the float loop (kFloatHits) never skip; they pass the row's count itself, which would be
+      // as correct, because a counter of their own changed their machine code, which is kept as
+      // it was (every .text section compared).
       if constexpr (kFloatHits) {
         u32 skipped = 0;
         collected = collect_pass(static_cast<u32>(k), count, skipped);
@@ -1991,7 +2012,7 @@ struct Row {
           auto in = [bin](u32 key) { return (key >> kShift0) >= bin; };
           if (split)
             gather_split(in, [bin](u32 key) { return (key >> kShift0) == bin; }, top);
-          else if constexpr (C == 1 && kVector && (STATS || kFloatHits))
+          else if constexpr (C == 1 && kVector && (STATS || sizeof(Bits) == 2))
             gather_by_value<STATS>(bin, n);
           else if (stats)
             gather_sorted(
