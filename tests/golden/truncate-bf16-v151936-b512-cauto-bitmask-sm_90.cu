@@ -1565,10 +1565,12 @@ struct Row {
   static constexpr int kCollectPrefetch = 2;
   // Whether pass 1 (and collect_rest) picks its hits by a float compare. 16-bit rows, issue-bound on
   // twice the tokens per byte, gained at every batch from 64 (0.63-0.95x), and always do. fp32 rows
-  // do only while the batch fits one CTA per SM (B up to %nsmid, the SM identifiers: 132 or a few
-  // more on the H100), where `430202a`'s A/B measured 0.75-0.96x (`truncate`, random k and p,
-  // B = 64); at two CTAs per SM (B >= 256) the row that set the call's time spent 96 us in pass 1
-  // against 74 (V = 128256) and the call took 1.02-1.06x. The branch is uniform over the grid. The
+  // do unless the batch is one wave of two CTAs per SM (B in (S, 2 S], S = %nsmid, the SM
+  // identifiers: 132 or a few more on the H100). There the row that sets the call's time spent
+  // 96 us in pass 1 against 74 (V = 128256, B = 256) and the call took 1.02-1.06x (`430202a`);
+  // at one CTA per SM the compare took 0.82-0.99x (B = 64-128, `bfdf9d2`), and over several
+  // waves, where the mean row counts, 0.93-0.99x at B = 512-4096 (1.01-1.02x for V = 262144 at
+  // B = 4096; docs/benchmarks.md). The branch is uniform over the grid. The
   // prefetch serves the key loop of 16-bit rows only, as before. kFloatHits: whether the kernel
   // has the float loop at all. Not for fp32 in 1024-thread blocks nor on sm_80, where both loops in
   // one kernel spilled at 64 registers (up to 68 bytes); those keep the key loop alone, and the
@@ -1586,7 +1588,7 @@ struct Row {
     } else {
       u32 sms;
       asm("mov.u32 %0, %%nsmid;" : "=r"(sms));
-      return gridDim.x <= sms;
+      return gridDim.x <= sms || gridDim.x > 2u * sms;
     }
   }
 
