@@ -1567,7 +1567,7 @@ struct Row {
   // identifiers: 132 or a few more on the H100). There the row that sets the call's time spent
   // 96 us in pass 1 against 74 (V = 128256, B = 256) and the call took 1.02-1.06x (`430202a`);
   // at one CTA per SM the compare took 0.82-0.99x (B = 64-128, `bfdf9d2`), and over several
-  // waves, where the mean row counts, 0.93-0.99x at B = 512-4096 (1.01-1.02x for V = 262144 at
+  // waves, where the mean row counts, 0.93-1.00x at B = 512-4096 (1.01-1.02x for V = 262144 at
   // B = 4096; docs/benchmarks.md). The branch is uniform over the grid. The
   // prefetch serves the key loop of 16-bit rows only, as before. kFloatHits: whether the kernel
   // has the float loop at all. Not for fp32 in 1024-thread blocks nor on sm_80, where both loops in
