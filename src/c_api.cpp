@@ -5,7 +5,6 @@
 #include <new>
 #include <string>
 
-#include "build_commit.hpp"
 #include "samplejit/samplejit.h"
 #include "samplejit/samplejit.hpp"
 
@@ -69,7 +68,7 @@ const char* sj_version(void) {
   return v.c_str();
 }
 
-const char* sj_build_commit(void) { return SAMPLEJIT_BUILD_COMMIT; }
+const char* sj_build_commit(void) { return samplejit::build_commit(); }
 
 const char* sj_last_error(void) { return g_last_error.c_str(); }
 

@@ -92,5 +92,9 @@ Compiled from_cache_entry(const CompileInputs& inputs, const nlohmann::json& met
 std::vector<KernelReport> kernel_reports(const Compiled& c);
 
 std::string library_version();
+// The git commit this library was built from ("-dirty" with uncommitted changes to tracked files,
+// "unknown" outside git), for `info` and benchmark records. Not part of library_version(): a new
+// commit keeps the cached kernels.
+const char* build_commit();
 
 }  // namespace samplejit

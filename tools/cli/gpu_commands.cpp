@@ -28,7 +28,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "build_commit.hpp"
 #include "cli.hpp"
 #include "device.hpp"
 #include "roofline.hpp"
@@ -709,7 +708,7 @@ int cmd_bench(const GpuOptions& o, bool json) {
       {"nvrtc", nvrtc_info().version()},
       {"samplejit", library_version()},
       {"date", utc_now()},
-      {"commit", SAMPLEJIT_BUILD_COMMIT},
+      {"commit", build_commit()},
       {"reps", o.reps},
       {"warmup", o.warmup},
       {"flush_bytes", flush_bytes},

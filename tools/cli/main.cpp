@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "build_commit.hpp"
 #include "cli.hpp"
 #include "dynload.hpp"
 #include "samplejit/disk_cache.hpp"
@@ -206,7 +205,7 @@ int cmd_cache(const std::string& action, std::uintmax_t max_bytes, bool max_byte
 int cmd_info(bool json) {
   nlohmann::json j;
   j["version"] = library_version();
-  j["build_commit"] = SAMPLEJIT_BUILD_COMMIT;
+  j["build_commit"] = build_commit();
   j["cache_root"] = DiskCache::default_root().string();
   {
     DiskCache c(DiskCache::default_root());
@@ -241,7 +240,7 @@ int cmd_info(bool json) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("samplejit %s (commit %s)\n", j["version"].get<std::string>().c_str(), SAMPLEJIT_BUILD_COMMIT);
+  std::printf("samplejit %s (commit %s)\n", j["version"].get<std::string>().c_str(), build_commit());
   std::printf("nvrtc:   %s\n", j["nvrtc"].contains("error") ? j["nvrtc"]["error"].get<std::string>().c_str()
                                                            : fmt::format("{} ({})", j["nvrtc"]["version"].get<std::string>(), j["nvrtc"]["library"].get<std::string>()).c_str());
   std::printf("driver:  %s\n", j["driver"].contains("error") ? j["driver"]["error"].get<std::string>().c_str()
