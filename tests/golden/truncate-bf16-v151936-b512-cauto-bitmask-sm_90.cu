@@ -1748,7 +1748,7 @@ struct Row {
       const u32 key = to_key<D>(g[i]);
       if (key != 0 && (key >> kShift0) >= bin) add_candidate(i, key);
     }
-    if (kFloatHits && float_hits()) {
+    if (float_hits()) {
       const float low = first_digit_low(bin);
       auto chunk = [&](u32 c, const uint4& v) {
         const u32 hits = chunk_hits(v, low);
