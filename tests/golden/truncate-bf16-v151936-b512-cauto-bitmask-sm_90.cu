@@ -408,12 +408,13 @@ struct Row {
   bool max_is_inf;
   float xmax;
   float temperature;  // > 0; masses are exp((x - xmax) / temperature)
+  float inv_t;        // 1 / temperature, correctly rounded (scaled_value)
   int gen;            // which exchange buffer is current
   u64 mass_seen;      // C = 1 with stats: this thread's share of the row's mass, from the gather pass
 
   __device__ Row(Bits* row, Bits* slice, u32 cta_rank, Smem& smem, float t)
       : g(row), x(C == 1 ? row : slice), lo(C == 1 ? 0u : cta_rank * kSlice), n(0), rank(cta_rank), sh(smem),
-        max_is_inf(false), xmax(0.0f), temperature(t), gen(0), mass_seen(0) {
+        max_is_inf(false), xmax(0.0f), temperature(t), inv_t(1.0f / t), gen(0), mass_seen(0) {
     const u32 end = lo + kSlice < static_cast<u32>(V) ? lo + kSlice : static_cast<u32>(V);
     n = C == 1 ? static_cast<u32>(V) : (lo < end ? end - lo : 0u);
   }
@@ -858,7 +859,29 @@ struct Row {
 
   // The post-temperature logit relative to the max, (x - xmax) / temperature, <= 0 (finite max).
   __device__ float scaled(u32 key) const { return scaled_value(key_to_float<D>(key)); }
-  __device__ float scaled_value(float x) const { return (x - xmax) / temperature; }
+  __device__ float scaled_value(float x) const { return div_by_temperature(x - xmax); }
+
+  // a / temperature, bit for bit the correctly rounded quotient. The division's fast path spends a
+  // reciprocal per token on the special-function pipe, beside the exp and the 64-bit conversion of
+  // the sampler's mass sums. From RN(1 / temperature) instead, a product and two residual
+  // corrections (exact by FMA) round correctly while nothing overflows or underflows (Markstein);
+  // outside that range, the division itself. tools/probe/div_check.cpp checks it against IEEE
+  // division: every a in [-2^8, -2^-30] for 15 temperatures and 4e8 random pairs, 0 mismatches.
+  // One CTA per fp32 row only: the sampler took 0.96-0.98x there at every batch (same-call A/Bs,
+  // docs/benchmarks.md). fp32 cluster rows gained nothing overall (0.92-1.08x per cell at
+  // B = 1-4). 16-bit rows, issue-bound at small batches, took up to 1.12x there (0.95x from
+  // B = 256), and choosing per launch cost them registers (up to 1.23x at B = 1), so those keep
+  // the division.
+  __device__ float div_by_temperature(float a) const {
+    if constexpr (sizeof(Bits) == 2 || C > 1) return a / temperature;
+    if (temperature == 1.0f) return a;  // a constant in truncation kernels: no code at all
+    const float q0 = a * inv_t;
+    const float aa = fabsf(a), qa = fabsf(q0);
+    if (!(aa >= 0x1p-96f && aa <= 0x1p96f && qa >= 0x1p-96f && qa <= 0x1p96f && inv_t <= 0x1p96f && inv_t >= 0x1p-96f))
+      return a / temperature;
+    const float q1 = fmaf(fmaf(-temperature, q0, a), inv_t, q0);
+    return fmaf(fmaf(-temperature, q1, a), inv_t, q1);
+  }
 
   // A weight in 64-bit fixed point, so that sums are exact and order-independent.
   __device__ static u64 mass_of_weight(float w) {
