@@ -865,13 +865,13 @@ struct Row {
   // corrections (exact by FMA) round correctly while nothing overflows or underflows (Markstein);
   // outside that range, the division itself. tools/probe/div_check.cpp checks it against IEEE
   // division: every a in [-2^8, -2^-30] for 15 temperatures and 4e8 random pairs, 0 mismatches.
-  // One CTA per fp32 row only: the sampler took 0.96-0.98x there at every batch (same-call A/Bs,
-  // docs/benchmarks.md). fp32 cluster rows gained nothing overall (0.92-1.08x per cell at
-  // B = 1-4). 16-bit rows, issue-bound at small batches, took up to 1.12x there (0.95x from
-  // B = 256), and choosing per launch cost them registers (up to 1.23x at B = 1), so those keep
-  // the division.
+  // One CTA per row only: the sampler took 0.94-1.01x there per cell with fp32 rows and
+  // 0.93-0.98x with 16-bit rows of V >= 128256 (same-call A/Bs, docs/benchmarks.md). Cluster rows
+  // gained nothing overall (fp32 0.92-1.08x, 16-bit up to 1.16x at B = 1-4). Short 16-bit rows run
+  // one CTA per row from B = 1, where they are issue-bound and took up to 1.12x (0.97x from
+  // B = 256); choosing per launch cost registers (up to 1.23x at B = 1), so they keep the division.
   __device__ float div_by_temperature(float a) const {
-    if constexpr (sizeof(Bits) == 2 || C > 1) return a / temperature;
+    if constexpr (C > 1 || (sizeof(Bits) == 2 && V < 65536)) return a / temperature;
     if (temperature == 1.0f) return a;  // a constant in truncation kernels: no code at all
     const float q0 = a * inv_t;
     const float aa = fabsf(a), qa = fabsf(q0);
