@@ -868,7 +868,7 @@ struct Row {
   // outside that range, the division itself. tools/probe/div_check.cpp checks it against IEEE
   // division: every a in [-2^8, -2^-30] for 15 temperatures and 4e8 random pairs, 0 mismatches.
   // One CTA per row only: the sampler took 0.94-1.01x there per cell with fp32 rows and
-  // 0.93-0.98x with 16-bit rows of V >= 128256 (same-call A/Bs, docs/benchmarks.md). Cluster rows
+  // 0.94-0.99x with 16-bit rows of V >= 128256 (same-call A/Bs, docs/benchmarks.md). Cluster rows
   // gained nothing overall (fp32 0.92-1.08x, 16-bit up to 1.16x at B = 1-4). Short 16-bit rows run
   // one CTA per row from B = 1, where they are issue-bound and took up to 1.12x (0.97x from
   // B = 256); choosing per launch cost registers (up to 1.23x at B = 1), so they keep the division.
