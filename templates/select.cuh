@@ -406,13 +406,13 @@ struct Row {
   bool max_is_inf;
   float xmax;
   float temperature;  // > 0; masses are exp((x - xmax) / temperature)
-  float inv_t;        // 1 / temperature, correctly rounded (scaled_value)
+  float inv_t;        // 1 / temperature, correctly rounded, or NaN outside [2^-96, 2^96] (div_by_temperature)
   int gen;            // which exchange buffer is current
   u64 mass_seen;      // C = 1 with stats: this thread's share of the row's mass, from the gather pass
 
   __device__ Row(Bits* row, Bits* slice, u32 cta_rank, Smem& smem, float t)
       : g(row), x(C == 1 ? row : slice), lo(C == 1 ? 0u : cta_rank * kSlice), n(0), rank(cta_rank), sh(smem),
-        max_is_inf(false), xmax(0.0f), temperature(t), inv_t(1.0f / t), gen(0), mass_seen(0) {
+        max_is_inf(false), xmax(0.0f), temperature(t), inv_t(recip_in_range(t)), gen(0), mass_seen(0) {
     const u32 end = lo + kSlice < static_cast<u32>(V) ? lo + kSlice : static_cast<u32>(V);
     n = C == 1 ? static_cast<u32>(V) : (lo < end ? end - lo : 0u);
   }
@@ -870,15 +870,29 @@ struct Row {
   // gained nothing overall (fp32 0.92-1.08x, 16-bit up to 1.16x at B = 1-4). Short 16-bit rows run
   // one CTA per row from B = 1, where they are issue-bound and took up to 1.12x (0.97x from
   // B = 256); choosing per launch cost registers (up to 1.23x at B = 1), so they keep the division.
+  static constexpr bool kRecipDiv = !(C > 1 || (sizeof(Bits) == 2 && V < 65536));
   __device__ float div_by_temperature(float a) const {
-    if constexpr (C > 1 || (sizeof(Bits) == 2 && V < 65536)) return a / temperature;
+    if constexpr (!kRecipDiv) return a / temperature;
     if (temperature == 1.0f) return a;  // a constant in truncation kernels: no code at all
+    bool exact;
+    const float q = recip_quotient(a, exact);
+    return exact ? q : a / temperature;
+  }
+
+  // The reciprocal path alone: exact says whether q is the correctly rounded a / temperature (the
+  // operands within Markstein's range). An out-of-range temperature made inv_t NaN, so that the
+  // per-token test need not look at it.
+  __device__ float recip_quotient(float a, bool& exact) const {
     const float q0 = a * inv_t;
     const float aa = fabsf(a), qa = fabsf(q0);
-    if (!(aa >= 0x1p-96f && aa <= 0x1p96f && qa >= 0x1p-96f && qa <= 0x1p96f && inv_t <= 0x1p96f && inv_t >= 0x1p-96f))
-      return a / temperature;
+    exact = aa >= 0x1p-96f && aa <= 0x1p96f && qa >= 0x1p-96f && qa <= 0x1p96f;
     const float q1 = fmaf(fmaf(-temperature, q0, a), inv_t, q0);
     return fmaf(fmaf(-temperature, q1, a), inv_t, q1);
+  }
+
+  __device__ static float recip_in_range(float t) {
+    const float r = 1.0f / t;
+    return r >= 0x1p-96f && r <= 0x1p96f ? r : __int_as_float(0x7FC00000);
   }
 
   // A weight in 64-bit fixed point, so that sums are exact and order-independent.
@@ -1311,13 +1325,49 @@ struct Row {
     const float low = first_digit_low(bin);
     if constexpr (STATS) {
       const float lowest = key_to_float<D>(lowest_key<D>());
-      for_each_bits([&](u32 i, Bits b) {
+      auto one = [&](u32 i, Bits b) {
         const float x = D::to_float(b);
-        if (!(x >= lowest)) return;
+        if (!(x >= lowest)) return b;
         const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf(scaled_value(x));
         mass_seen += mass_of_weight(w);
         if (x >= low) add_candidate(i, to_key<D>(b));
-      });
+        return b;
+      };
+      if constexpr (kRecipDiv) {
+        constexpr u32 kGroup = 4;
+        // A whole chunk without a branch per token, so that its tokens' exp and conversions
+        // overlap: the quotients come from the reciprocal, and a chunk with any candidate outside
+        // its range (the max itself, a +inf max, extreme values) divides them all instead, which
+        // is div_by_temperature's result token for token. Same weights and sums, bit for bit.
+        traverse<kPassU, false>(one, [&](u32 i0, const uint4& v, bool) {
+#pragma unroll
+          for (u32 e0 = 0; e0 < kVec; e0 += kGroup) {
+            float z[kGroup];
+            bool all_exact = true;
+#pragma unroll
+            for (u32 e = 0; e < kGroup; ++e) {
+              const float x = D::to_float(lane_of(v, e0 + e));
+              bool exact;
+              z[e] = recip_quotient(x - xmax, exact);
+              all_exact &= exact | !(x >= lowest);
+            }
+            if (!all_exact) {
+#pragma unroll
+              for (u32 e = 0; e < kGroup; ++e) z[e] = div_by_temperature(D::to_float(lane_of(v, e0 + e)) - xmax);
+            }
+#pragma unroll
+            for (u32 e = 0; e < kGroup; ++e) {
+              const float x = D::to_float(lane_of(v, e0 + e));
+              const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf(z[e]);
+              const u64 m = mass_of_weight(w);
+              mass_seen += x >= lowest ? m : 0ull;
+              if (x >= low) add_candidate(i0 + e0 + e, to_key<D>(lane_of(v, e0 + e)));
+            }
+          }
+        });
+      } else {
+        for_each_bits(one);
+      }
     } else {
       for_each_at_least<false>(low, 0.0f, [this](u32 i, u32 key) { add_candidate(i, key); });
     }

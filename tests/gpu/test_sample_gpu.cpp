@@ -307,6 +307,48 @@ TEST_CASE("a row's outputs do not depend on batch, slot, neighbours or kernel va
               static_cast<long long>(seen[0].token));
 }
 
+// One CTA per row forms (x - xmax) / T from RN(1 / T) where that is exact and divides elsewhere
+// (select.cuh, div_by_temperature and the gather pass's chunks); cluster rows always divide. At
+// temperatures whose reciprocal leaves [2^-96, 2^96], or whose quotients do, every output must
+// still be the cluster rows' bits.
+TEST_CASE("extreme temperatures give one CTA per row the cluster rows' bits", "[gpu][sample]") {
+  const std::int64_t V = 151936, B = 64;
+  const float kTemps[] = {1e-30f, 0x1p-97f, 0x1p-96f, 1e-3f, 0.37f, 1.0f, 3.3f, 1e20f, 0x1p96f, 0x1p97f, 1e30f,
+                          std::numeric_limits<float>::infinity()};
+  for (DType d : {DType::F32, DType::BF16}) {
+    const std::size_t es = d == DType::F32 ? 4 : 2;
+    std::mt19937_64 rng(29);
+    std::vector<char> logits(static_cast<std::size_t>(B * V) * es);
+    Inputs in(B);
+    std::uniform_real_distribution<float> ud(0.0f, 1.0f);
+    for (std::int64_t r = 0; r < B; ++r) {
+      work::fill_row(d, work::kAllKinds[r % 8], V, rng, logits.data() + r * V * es);
+      in.temperature[r] = kTemps[r % 12];
+      in.top_k[r] = r % 3 == 0 ? 0 : static_cast<std::int32_t>(1 + rng() % 1024);
+      in.top_p[r] = r % 5 == 0 ? 1.0f : 0.5f + 0.5f * ud(rng);
+      in.min_p[r] = r % 4 == 0 ? 0.02f * ud(rng) : 0.0f;
+      in.seed[r] = rng();
+      in.offset[r] = rng();
+    }
+    const Outputs one = run(sampler(d, V, 512, MaskKind::None, 1), logits, B, V, in);
+    for (int c : {4, 16}) {
+      const Outputs o = run(sampler(d, V, 512, MaskKind::None, c), logits, B, V, in);
+      for (std::int64_t r = 0; r < B; ++r) {
+        INFO(to_string(d) << " row " << r << " (" << work::to_string(work::kAllKinds[r % 8]) << ") T=" << in.temperature[r]
+                          << " k=" << in.top_k[r] << " p=" << in.top_p[r] << " cluster " << c);
+        CHECK(o.token64[r] == one.token64[r]);
+        CHECK(o.kept[r] == one.kept[r]);
+        CHECK(float_bits(o.logprob[r]) == float_bits(one.logprob[r]));
+        CHECK(float_bits(o.raw[r]) == float_bits(one.raw[r]));
+        CHECK(float_bits(o.logz[r]) == float_bits(one.logz[r]));
+      }
+    }
+    // Rows with a candidate (every kind but all-masked) draw a token.
+    for (std::int64_t r = 0; r < B; ++r)
+      if (work::kAllKinds[r % 8] != work::RowKind::AllMasked) CHECK(one.valid[r] == 1);
+  }
+}
+
 TEST_CASE("logZ, logprobs, kept sets and tokens agree with the float64 reference", "[gpu][sample]") {
   // One CTA per row (what B = 512 picks) and 4-CTA clusters, whose top-k-alone rows gather only the
   // window bin of the k-th token.
