@@ -79,7 +79,7 @@ namespace {
 // time at B = 1-16 (fixed and random k, every dtype), so truncation modules of short rows hold
 // 8-, 4- and 2-CTA kernels and the sampler's none. Larger rows stage in 16-CTA
 // clusters, the fastest size at B = 1-4 for every mode, dtype and V >= 128256 of the sweep
-// (docs/bench/switch-sizes-small-h100.json: 0.65-0.88x of the 4- and 8-CTA rows chosen
+// (docs/bench/switch-sizes-small-h100.json.gz: 0.65-0.88x of the 4- and 8-CTA rows chosen
 // before); rows between 128 KB and 250 KB (16-bit V = 128256) are not measured.
 constexpr std::int64_t kSmallRowBytes = 128 * 1024;
 constexpr std::int64_t kMinStagedRowBytes = 16 * 1024;
@@ -135,9 +135,9 @@ int auto_row_cluster(std::span<const int> clusters, std::int64_t rows, int sm_co
                      bool short_rows) {
   if (rows <= 0 || sm_count <= 0) return 1;
   // Short rows with k and p: one CTA per row at every batch. Their 2-CTA rows lost at every B
-  // measured (4-128, switch-h100.json), and 4-16-CTA rows win at B <= 8 for fixed k but lose
+  // measured (4-128, switch-h100.json.gz), and 4-16-CTA rows win at B <= 8 for fixed k but lose
   // 1.25-2x with random k from B = 4 (a 1000-4000-token slice still collects up to 1024
-  // candidates and every CTA sorts them; switch-sizes-small-h100.json, switch-sizes-all-h100.json).
+  // candidates and every CTA sorts them; switch-sizes-small-h100.json.gz, switch-sizes-all-h100.json.gz).
   if (short_rows && k_on && p_on) return 1;
   // A cluster CTA runs a chain of dependent phases; sharing an SM with another stretches every
   // phase, so the best cluster is the largest one whose CTAs all get an SM of their own, with

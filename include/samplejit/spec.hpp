@@ -33,7 +33,7 @@ bool is_valid_cluster(int cluster);  // 0 (auto), 1, 2, 4, 8, 16
 // row rather than one CTA per row, on a device with `sm_count` SMs. `k_on` / `p_on`: the launch
 // passes per-row k / p (the sampler counts as both). Measured on an H100 (132 SMs) for every
 // dtype and V of the benchmark grid at B = 4-128, both parameter sets
-// (docs/bench/switch-h100.json, docs/design.md): with k and p, 2-CTA rows never beat one CTA per
+// (docs/bench/switch-h100.json.gz, docs/design.md): with k and p, 2-CTA rows never beat one CTA per
 // row, and larger clusters win up to B = 24; top-k alone keeps 2-CTA rows up to B = 64 (random
 // k: 0.70-1.04x of one CTA per row's time, fixed k = 50: 0.99-1.16x), top-p alone every cluster
 // up to B = 66. With k, never more than two CTAs per SM (batch * cluster <= 2 * SMs); top-p alone

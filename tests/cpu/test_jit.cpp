@@ -168,7 +168,7 @@ TEST_CASE("the automatic cluster is 16 CTAs for large rows, 8 for short ones, 1 
 }
 
 TEST_CASE("an auto launch takes the cluster kernel only for the batches where it measured faster", "[spec]") {
-  // docs/bench/switch-h100.json, 132 SMs: with k and p, 2-CTA rows lost to one CTA per row at
+  // docs/bench/switch-h100.json.gz, 132 SMs: with k and p, 2-CTA rows lost to one CTA per row at
   // every B measured (4-128) and 4-, 8- and 16-CTA rows won up to B = 24 (16: B = 16, the
   // two-CTAs-per-SM cap); top-k alone kept 2-CTA rows up to B = 64, top-p alone every cluster.
   auto takes = [](int c, std::int64_t rows, bool k_on, bool p_on, int sms = 132) {
@@ -231,7 +231,7 @@ TEST_CASE("an auto launch takes the largest cluster whose CTAs leave SMs to spar
   CHECK(pick(v32000_two, 33, true, false) == 2);
   CHECK(pick(v32000_two, 64, true, false) == 2);
   CHECK(pick(v32000_two, 96, true, false) == 1);
-  // Short rows (switch-sizes-small-h100.json, switch-sizes-all-h100.json, staged-digit/, V = 32000):
+  // Short rows (switch-sizes-small-h100.json.gz, switch-sizes-all-h100.json.gz, staged-digit/, V = 32000):
   // one CTA per row with k and p; top-p alone 8 CTAs to B = 8, 4 to B = 16, then 2 to B = 66;
   // top-k alone 8 CTAs to B = 8, 4 to B = 24, then 2 to B = 66.
   const std::vector<int> v32000 = {8, 4, 2, 1};

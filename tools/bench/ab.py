@@ -10,6 +10,7 @@ mean, the lowest and the highest new / base ratio. docs/benchmarks.md quotes the
 """
 import argparse
 import glob
+import gzip
 import json
 import math
 import os
@@ -21,7 +22,7 @@ def load_cells(cells):
 
 
 def load(path):
-    with open(path) as f:
+    with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
         doc = json.load(f)
     return load_cells(doc["cells"] if isinstance(doc, dict) else doc)
 

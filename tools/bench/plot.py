@@ -16,6 +16,7 @@ flashinfer, flashinfer-scalar). Bench cells may name the vocab and batch `vocab`
 values, the automatic choice (`requested_cluster` 0) is plotted, else the fastest.
 """
 import argparse
+import gzip
 import json
 import math
 import pathlib
@@ -37,6 +38,12 @@ PEER_STYLE = {
 }
 
 
+
+def read_text(path):
+    """A JSON file's text; history files are kept gzipped (.json.gz)."""
+    data = pathlib.Path(path).read_bytes()
+    return (gzip.decompress(data) if str(path).endswith(".gz") else data).decode()
+
 def key_of(c):
     v = c.get("V", c.get("vocab"))
     b = c.get("B", c.get("batch"))
@@ -44,7 +51,7 @@ def key_of(c):
 
 
 def load_bench(path):
-    doc = json.loads(pathlib.Path(path).read_text())
+    doc = json.loads(read_text(path))
     cells = doc["cells"] if isinstance(doc, dict) else doc
     best = {}
     for c in cells:
@@ -59,7 +66,7 @@ def load_bench(path):
 
 
 def load_peers(path):
-    doc = json.loads(pathlib.Path(path).read_text())
+    doc = json.loads(read_text(path))
     peers = {}
     for c in doc.get("cells", []):
         if c.get("us") is None:

@@ -9,13 +9,14 @@ and with --previous, every cell more than 5% slower than the previous table (reg
 samplejit's own column is `samplejit bench`; the peers come from peers.py on the same card.
 """
 import argparse
+import gzip
 import json
 import statistics
 import sys
 
 
 def load_cells(path):
-    with open(path) as f:
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt") as f:
         doc = json.load(f)
     return doc["cells"] if isinstance(doc, dict) else doc
 

@@ -13,6 +13,7 @@ Bench files written before the parameter sets and the read roofline existed stil
 cells count as params "fixed" against the copy roofline.
 """
 import argparse
+import gzip
 import json
 import sys
 
@@ -22,7 +23,7 @@ PEER_COLUMNS = (("sort", "sort µs"), ("sort-vllm", "sort (vLLM) µs"), ("sort-s
 
 
 def load(path):
-    with open(path) as f:
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt") as f:
         return json.load(f)
 
 
