@@ -865,11 +865,12 @@ struct Row {
   // corrections (exact by FMA) round correctly while nothing overflows or underflows (Markstein);
   // outside that range, the division itself. tools/probe/div_check.cpp checks it against IEEE
   // division: every a in [-2^8, -2^-30] for 15 temperatures and 4e8 random pairs, 0 mismatches.
-  // One CTA per row only: the sampler took 0.94-1.01x there per cell with fp32 rows and
-  // 0.94-0.99x with 16-bit rows of V >= 128256 (same-call A/Bs, docs/benchmarks.md). Cluster rows
-  // gained nothing overall (fp32 0.92-1.08x, 16-bit up to 1.16x at B = 1-4). Short 16-bit rows run
-  // one CTA per row from B = 1, where they are issue-bound and took up to 1.12x (0.97x from
-  // B = 256); choosing per launch cost registers (up to 1.23x at B = 1), so they keep the division.
+  // One CTA per row only (kRecipDiv). The A/Bs that chose it ran at T = 1, where this returns a and
+  // no division runs at all; at T = 0.8 its per-token form (range tests and a branch per token)
+  // made those sampler rows 1.02-1.11x slower than the plain division. What pays is
+  // the sampler's gather pass taking four quotients at a time with one test (gather_chunk).
+  // Cluster rows and short 16-bit rows keep the division (their A/Bs at T = 1 found no gain and
+  // up to 1.12x at small batches; docs/benchmarks.md).
   static constexpr bool kRecipDiv = !(C > 1 || (sizeof(Bits) == 2 && V < 65536));
   __device__ float div_by_temperature(float a) const {
     if constexpr (!kRecipDiv) return a / temperature;
@@ -1309,6 +1310,44 @@ struct Row {
   static constexpr bool kListByValue = kVector;
 #endif
 
+  // One 16-byte chunk of gather_by_value's sampler pass (kRecipDiv), four tokens at a time: their
+  // quotients by T from the reciprocal, and a group with any candidate outside its exact range
+  // (the max itself, a +inf max, extreme values) divides all four instead, which is
+  // div_by_temperature's result token for token. UNIT_T (T = 1) takes the differences themselves.
+  // Four, not the chunk's eight 16-bit tokens: eight spilled.
+  template <bool UNIT_T>
+  __device__ void gather_chunk(u32 i0, const uint4& v, float lowest, float low) {
+    constexpr u32 kGroup = 4;
+#pragma unroll
+    for (u32 e0 = 0; e0 < kVec; e0 += kGroup) {
+      float z[kGroup];
+      bool all_exact = true;
+#pragma unroll
+      for (u32 e = 0; e < kGroup; ++e) {
+        const float x = D::to_float(lane_of(v, e0 + e));
+        if (UNIT_T) {
+          z[e] = x - xmax;
+        } else {
+          bool exact;
+          z[e] = recip_quotient(x - xmax, exact);
+          all_exact &= exact | !(x >= lowest);
+        }
+      }
+      if (!all_exact) {
+#pragma unroll
+        for (u32 e = 0; e < kGroup; ++e) z[e] = div_by_temperature(D::to_float(lane_of(v, e0 + e)) - xmax);
+      }
+#pragma unroll
+      for (u32 e = 0; e < kGroup; ++e) {
+        const float x = D::to_float(lane_of(v, e0 + e));
+        const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf(z[e]);
+        const u64 m = mass_of_weight(w);
+        mass_seen += x >= lowest ? m : 0ull;
+        if (x >= low) add_candidate(i0 + e0 + e, to_key<D>(lane_of(v, e0 + e)));
+      }
+    }
+  }
+
   // C = 1, the fused first digit's gather pass (the sampler; 16-bit truncation rows that do not
   // collect): lists the n tokens in or above first-digit bin `bin` and sorts them, as
   // gather_sorted would, but from values: a token is listed when its value is at least the bin's
@@ -1334,36 +1373,15 @@ struct Row {
         return b;
       };
       if constexpr (kRecipDiv) {
-        constexpr u32 kGroup = 4;
-        // A whole chunk without a branch per token, so that its tokens' exp and conversions
-        // overlap: the quotients come from the reciprocal, and a chunk with any candidate outside
-        // its range (the max itself, a +inf max, extreme values) divides them all instead, which
-        // is div_by_temperature's result token for token. Same weights and sums, bit for bit.
+        // No branch per token, so that the tokens' exp and conversions overlap; T = 1 (a branch
+        // per chunk, uniform) takes the differences themselves. Same weights and sums as `one`,
+        // bit for bit. Same-call A/Bs against the per-token form: docs/benchmarks.md, "The
+        // sampler's gather pass, four tokens at a time".
         traverse<kPassU, false>(one, [&](u32 i0, const uint4& v, bool) {
-#pragma unroll
-          for (u32 e0 = 0; e0 < kVec; e0 += kGroup) {
-            float z[kGroup];
-            bool all_exact = true;
-#pragma unroll
-            for (u32 e = 0; e < kGroup; ++e) {
-              const float x = D::to_float(lane_of(v, e0 + e));
-              bool exact;
-              z[e] = recip_quotient(x - xmax, exact);
-              all_exact &= exact | !(x >= lowest);
-            }
-            if (!all_exact) {
-#pragma unroll
-              for (u32 e = 0; e < kGroup; ++e) z[e] = div_by_temperature(D::to_float(lane_of(v, e0 + e)) - xmax);
-            }
-#pragma unroll
-            for (u32 e = 0; e < kGroup; ++e) {
-              const float x = D::to_float(lane_of(v, e0 + e));
-              const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf(z[e]);
-              const u64 m = mass_of_weight(w);
-              mass_seen += x >= lowest ? m : 0ull;
-              if (x >= low) add_candidate(i0 + e0 + e, to_key<D>(lane_of(v, e0 + e)));
-            }
-          }
+          if (temperature == 1.0f)
+            gather_chunk<true>(i0, v, lowest, low);
+          else
+            gather_chunk<false>(i0, v, lowest, low);
         });
       } else {
         for_each_bits(one);
