@@ -1,7 +1,8 @@
 """Same-call A/B of two builds, from `samplejit bench --out` JSON files of alternating rounds.
 
-    python3 tools/bench/ab.py docs/bench/topp-values            # ab-base-*.json against ab-new-*.json
+    python3 tools/bench/ab.py docs/bench/topp-values            # ab-base-*.json[.gz] against ab-new-*.json[.gz]
     python3 tools/bench/ab.py DIR --cells                        # also every cell
+    python3 tools/bench/ab.py DIR --base t1-d26 --new t1-fin      # other file prefixes (several arms)
     python3 tools/bench/ab.py --self-test
 
 Each cell's time is the mean over rounds of its median µs. Cells are grouped by mode, parameters,
@@ -96,16 +97,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", nargs="?", help="directory with ab-base-<round>.json and ab-new-<round>.json")
     ap.add_argument("--cells", action="store_true", help="also list every cell")
+    ap.add_argument("--base", default="ab-base", help="file prefix of the base rounds (<prefix>-<round>.json[.gz])")
+    ap.add_argument("--new", default="ab-new", help="file prefix of the new rounds")
     ap.add_argument("--self-test", action="store_true", help="check the arithmetic on made-up cells")
     a = ap.parse_args()
     if a.self_test:
         sys.exit(self_test())
     if not a.dir:
         ap.error("the directory of the A/B's JSON files is required")
-    base_files = sorted(glob.glob(os.path.join(a.dir, "ab-base-*.json")))
-    new_files = sorted(glob.glob(os.path.join(a.dir, "ab-new-*.json")))
+    base_files = sorted(glob.glob(os.path.join(a.dir, f"{a.base}-*.json*")))
+    new_files = sorted(glob.glob(os.path.join(a.dir, f"{a.new}-*.json*")))
     if not base_files or not new_files:
-        sys.exit(f"ab.py: {a.dir} holds no ab-base-*.json or no ab-new-*.json")
+        sys.exit(f"ab.py: {a.dir} holds no {a.base}-*.json or no {a.new}-*.json")
     report([load(f) for f in base_files], [load(f) for f in new_files], a.cells)
 
 
