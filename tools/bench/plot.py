@@ -38,11 +38,11 @@ PEER_STYLE = {
 }
 
 
-
 def read_text(path):
     """A JSON file's text; history files are kept gzipped (.json.gz)."""
     data = pathlib.Path(path).read_bytes()
     return (gzip.decompress(data) if str(path).endswith(".gz") else data).decode()
+
 
 def key_of(c):
     v = c.get("V", c.get("vocab"))
