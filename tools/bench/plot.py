@@ -38,10 +38,10 @@ PEER_STYLE = {
 }
 
 
-def read_text(path):
-    """A JSON file's text; history files are kept gzipped (.json.gz)."""
-    data = pathlib.Path(path).read_bytes()
-    return (gzip.decompress(data) if str(path).endswith(".gz") else data).decode()
+def read_json(path):
+    """History files are kept gzipped (.json.gz), as ab.py, summary.py and table.py read them."""
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rt") as f:
+        return json.load(f)
 
 
 def key_of(c):
@@ -51,7 +51,7 @@ def key_of(c):
 
 
 def load_bench(path):
-    doc = json.loads(read_text(path))
+    doc = read_json(path)
     cells = doc["cells"] if isinstance(doc, dict) else doc
     best = {}
     for c in cells:
@@ -66,7 +66,7 @@ def load_bench(path):
 
 
 def load_peers(path):
-    doc = json.loads(read_text(path))
+    doc = read_json(path)
     peers = {}
     for c in doc.get("cells", []):
         if c.get("us") is None:
