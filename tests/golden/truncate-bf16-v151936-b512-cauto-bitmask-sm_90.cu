@@ -869,8 +869,8 @@ struct Row {
   // division: every a in [-2^8, -2^-30] for 15 temperatures and 4e8 random pairs, 0 mismatches.
   // One CTA per row only (kRecipDiv). The A/Bs that chose it ran at T = 1, where this returns a and
   // no division runs at all; at T = 0.8 its per-token form (range tests and a branch per token)
-  // made those sampler rows 1.02-1.11x slower than the plain division. What pays is
-  // the sampler's gather pass taking four quotients at a time with one test (gather_chunk).
+  // made those sampler rows 1.02-1.11x slower than the plain division, and in the sampler's
+  // gather pass one test per four quotients was slower too at B >= 256 (gather_chunk divides).
   // Cluster rows and short 16-bit rows keep the division (their A/Bs at T = 1 found no gain and
   // up to 1.12x at small batches; docs/benchmarks.md).
   static constexpr bool kRecipDiv = !(C > 1 || (sizeof(Bits) == 2 && V < 65536));
@@ -1312,32 +1312,23 @@ struct Row {
   static constexpr bool kListByValue = kVector;
 #endif
 
-  // One 16-byte chunk of gather_by_value's sampler pass (kRecipDiv), four tokens at a time: their
-  // quotients by T from the reciprocal, and a group with any candidate outside its exact range
-  // (the max itself, a +inf max, extreme values) divides all four instead, which is
-  // div_by_temperature's result token for token. UNIT_T (T = 1) takes the differences themselves.
-  // Four, not the chunk's eight 16-bit tokens: eight spilled.
+  // One 16-byte chunk of gather_by_value's sampler pass (kRecipDiv), four tokens at a time, with
+  // no branch of ours per token (the division keeps its slow-path check), so that their exp and
+  // conversions overlap. T != 1 divides: four quotients from the reciprocal with one range test
+  // (e9bc7c5) issued more, and were slower at B >= 256, though faster at B = 64 (same-call A/B:
+  // docs/benchmarks.md, "The division in the sampler's gather chunks"). UNIT_T (T = 1) takes the
+  // differences themselves. Four, not the chunk's eight 16-bit tokens: eight spilled with the
+  // reciprocal.
   template <bool UNIT_T>
   __device__ void gather_chunk(u32 i0, const uint4& v, float lowest, float low) {
     constexpr u32 kGroup = 4;
 #pragma unroll
     for (u32 e0 = 0; e0 < kVec; e0 += kGroup) {
       float z[kGroup];
-      bool all_exact = true;
 #pragma unroll
       for (u32 e = 0; e < kGroup; ++e) {
-        const float x = D::to_float(lane_of(v, e0 + e));
-        if (UNIT_T) {
-          z[e] = x - xmax;
-        } else {
-          bool exact;
-          z[e] = recip_quotient(x - xmax, exact);
-          all_exact &= exact | !(x >= lowest);
-        }
-      }
-      if (!all_exact) {
-#pragma unroll
-        for (u32 e = 0; e < kGroup; ++e) z[e] = div_by_temperature(D::to_float(lane_of(v, e0 + e)) - xmax);
+        const float a = D::to_float(lane_of(v, e0 + e)) - xmax;
+        z[e] = UNIT_T ? a : a / temperature;
       }
 #pragma unroll
       for (u32 e = 0; e < kGroup; ++e) {
