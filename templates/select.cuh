@@ -1334,7 +1334,16 @@ struct Row {
         const float w = max_is_inf ? (x == __int_as_float(0x7F800000) ? 1.0f : 0.0f) : expf(z[e]);
         const u64 m = mass_of_weight(w);
         mass_seen += x >= lowest ? m : 0ull;
-        if (x >= low) add_candidate(i0 + e0 + e, to_key<D>(lane_of(v, e0 + e)));
+      }
+    }
+    // The chunk's candidates reserve their slots with one addition, so that no token pays a
+    // branch around an atomic; the list is sorted afterwards, so the order of slots is free.
+    const u32 hits = chunk_hits(v, low);
+    if (hits != 0) {
+      u32 slot = atomicAdd(&sh.candidates, static_cast<u32>(__popc(hits)));
+      for (u32 m = hits; m != 0; m &= m - 1u, ++slot) {
+        const u32 e = static_cast<u32>(__ffs(m) - 1);
+        store_candidate(slot, i0 + e, to_key<D>(lane_of(v, e)));
       }
     }
   }
