@@ -113,9 +113,9 @@ def self_test():
         bad += 1
     # --by-kernel and --graph: one CTA and a 16-CTA cluster apart; graph replay where timed.
     one = dict(cell("sample", "fp32", 32000, 1, 30.0), cluster=1, graph_us=20.0)
-    six = dict(cell("sample", "fp32", 151936, 1, 40.0), cluster=16, graph_us=None)
-    one_new, six_new = dict(one, us=33.0, graph_us=21.0), dict(six, us=44.0)
-    per_cell = ratios([load_cells([one, six])], [load_cells([one_new, six_new])], graph=True)
+    sixteen = dict(cell("sample", "fp32", 151936, 1, 40.0), cluster=16, graph_us=None)
+    one_new, sixteen_new = dict(one, us=33.0, graph_us=21.0), dict(sixteen, us=44.0)
+    per_cell = ratios([load_cells([one, sixteen])], [load_cells([one_new, sixteen_new])], graph=True)
     got = groups(per_cell, lambda k: kernel_group_of(k, {32000: 1, 151936: 16}[k[3]]))
     want = {("fp32", "V=32000", "one CTA", 1): 1.05, ("fp32", "V>32000", "16 CTAs", 1): 1.1}
     if set(got) != set(want) or any(abs(got[g][0] - v) > 1e-12 for g, v in want.items()):
@@ -141,8 +141,15 @@ def main():
     modes = set(a.modes.split(",")) if a.modes else None
 
     def load_modes(path):
-        cells = load(path)
-        return {k: c for k, c in cells.items() if modes is None or k[0] in modes}
+        try:
+            cells = load(path)
+        except (OSError, ValueError, KeyError) as e:
+            sys.exit(f"ab.py: {path}: not a readable bench JSON ({e})")
+        kept = {k: c for k, c in cells.items() if modes is None or k[0] in modes}
+        if not kept:
+            there = ",".join(sorted({k[0] for k in cells})) or "none"
+            sys.exit(f"ab.py: --modes {a.modes}: {path} has no cell of these modes (its modes: {there})")
+        return kept
 
     if a.self_test:
         sys.exit(self_test())
