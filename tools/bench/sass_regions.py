@@ -22,8 +22,13 @@ def parse(path):
                 continue
             t = line.split()
             # The text ends where four numeric columns begin (operands like "0x10," end in commas).
-            j = next(i for i in range(2, len(t)) if all(x.isdigit() for x in t[i:i + 4]) and not t[i - 1].endswith(","))
-            rows.append((" ".join(t[1:j]), int(t[j + 3])))
+            j = next((i for i in range(2, len(t) - 3)
+                      if all(x.isdigit() for x in t[i:i + 4]) and not t[i - 1].endswith(",")), None)
+            if j is not None:
+                rows.append((" ".join(t[1:j]), int(t[j + 3])))
+    if not rows:
+        raise SystemExit(f"sass_regions.py: {path} holds no SASS lines with counts "
+                         "(expected ncu --page source --print-source sass output)")
     return rows
 
 
@@ -50,6 +55,8 @@ def main():
     ap.add_argument("--tokens", type=float, default=0.0, help="row elements the profiled call read (B x V)")
     ap.add_argument("--share", type=float, default=0.0005, help="hot: more than this share of all instructions")
     a = ap.parse_args()
+    if not 0.0 < a.share < 1.0:
+        ap.error(f"--share {a.share}: expected a fraction between 0 and 1")
     total, regs = regions(parse(a.sass), a.share)
     per = (lambda n: f", {n * 32 / a.tokens:.1f} per token") if a.tokens else (lambda n: "")
     print(f"total warp instructions {total}{per(total)}")
