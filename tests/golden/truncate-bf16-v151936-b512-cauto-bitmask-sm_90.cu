@@ -1375,10 +1375,9 @@ struct Row {
         return b;
       };
       if constexpr (kRecipDiv) {
-        // No branch per token, so that the tokens' exp and conversions overlap; T = 1 (a branch
-        // per chunk, uniform) takes the differences themselves. Same weights and sums as `one`,
-        // bit for bit. Same-call A/Bs against the per-token form: docs/benchmarks.md, "The
-        // sampler's gather pass, four tokens at a time".
+        // Chunks by gather_chunk; T = 1 (a branch per chunk, uniform) takes the differences
+        // themselves. Same weights and sums as `one`, bit for bit. Same-call A/Bs against the
+        // per-token form: docs/benchmarks.md, "The sampler's gather pass, four tokens at a time".
         traverse<kPassU, false>(one, [&](u32 i0, const uint4& v, bool) {
           if (temperature == 1.0f)
             gather_chunk<true>(i0, v, lowest, low);
