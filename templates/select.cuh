@@ -875,20 +875,13 @@ struct Row {
   __device__ float div_by_temperature(float a) const {
     if constexpr (!kRecipDiv) return a / temperature;
     if (temperature == 1.0f) return a;  // a constant in truncation kernels: no code at all
-    bool exact;
-    const float q = recip_quotient(a, exact);
-    return exact ? q : a / temperature;
-  }
-
-  // The reciprocal path alone: exact says whether q is the correctly rounded a / temperature (the
-  // operands within Markstein's range). An out-of-range temperature made inv_t NaN, so that the
-  // per-token test need not look at it.
-  __device__ float recip_quotient(float a, bool& exact) const {
+    // An out-of-range temperature made inv_t NaN, which fails this test too.
     const float q0 = a * inv_t;
     const float aa = fabsf(a), qa = fabsf(q0);
-    exact = aa >= 0x1p-96f && aa <= 0x1p96f && qa >= 0x1p-96f && qa <= 0x1p96f;
+    const bool exact = aa >= 0x1p-96f && aa <= 0x1p96f && qa >= 0x1p-96f && qa <= 0x1p96f;
     const float q1 = fmaf(fmaf(-temperature, q0, a), inv_t, q0);
-    return fmaf(fmaf(-temperature, q1, a), inv_t, q1);
+    const float q = fmaf(fmaf(-temperature, q1, a), inv_t, q1);
+    return exact ? q : a / temperature;
   }
 
   __device__ static float recip_in_range(float t) {
