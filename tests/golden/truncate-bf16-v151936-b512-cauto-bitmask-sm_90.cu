@@ -1305,14 +1305,31 @@ struct Row {
   static constexpr bool kListByValue = kVector;
 #endif
 
+  // Whether Quotient::kRecip's product and two corrections give IEEE's a / T for every difference
+  // a = x - xmax this row can have, after the clamp at -2^102. The first correction brings the
+  // product within an ulp and the second rounds it correctly (Markstein's theorem), provided no
+  // quotient or residual overflows or is lost to underflow. With T in [2^-20, 2^20] and a nonzero a
+  // in [-2^102, -2^-94] none is (residuals may be subnormal; NVRTC runs with -ftz=false). A nonzero
+  // a is that large once |xmax| >= 2^-70: an x within a factor of two of xmax subtracts exactly
+  // (Sterbenz) and both are multiples of 2^-94; any other x is at least |xmax| / 2 away.
+  // tools/probe/recip_check.cpp checks it against IEEE division on the CPU: every a in that range
+  // for 16 temperatures and 4e8 random pairs, 0 mismatches.
+  __device__ bool recip_chunk_exact() const {
+    return temperature >= 0x1p-20f && temperature <= 0x1p20f && fabsf(xmax) >= 0x1p-70f && fabsf(xmax) <= 0x1p127f;
+  }
+
+  // How gather_chunk takes z = (x - xmax) / T: the difference itself (T = 1), from the hoisted
+  // reciprocal with no per-token test (rows where recip_chunk_exact holds), or by division.
+  enum class Quotient { kUnit, kRecip, kDivide };
+
   // One 16-byte chunk of gather_by_value's sampler pass (kRecipDiv), four tokens at a time, with
-  // no branch of ours per token (the division keeps its slow-path check), so that their exp and
-  // conversions overlap. T != 1 divides: four quotients from the reciprocal with one range test
-  // (e9bc7c5) issued more, and were slower at B >= 256, though faster at B = 64 (same-call A/B:
-  // docs/benchmarks.md, "The division in the sampler's gather chunks"). UNIT_T (T = 1) takes the
-  // differences themselves. Four, not the chunk's eight 16-bit tokens: eight spilled with the
-  // reciprocal.
-  template <bool UNIT_T>
+  // no branch per token, so that their exp and conversions overlap. kRecip spends a product and
+  // two FMA corrections per token on the FMA pipe where the division spent a reciprocal on the
+  // special-function pipe (beside the exp) and a slow-path check; the range test that made that
+  // safe is paid once per row (recip_chunk_exact) instead of once per four tokens, as e9bc7c5 did
+  // and lost at B >= 256 (same-call A/Bs: docs/benchmarks.md, "The sampler's quotient from the
+  // reciprocal, decided per row"). Four, not the chunk's eight 16-bit tokens: eight spilled.
+  template <Quotient QUOT>
   __device__ void gather_chunk(u32 i0, const uint4& v, float lowest, float low) {
     constexpr u32 kGroup = 4;
 #pragma unroll
@@ -1321,7 +1338,18 @@ struct Row {
 #pragma unroll
       for (u32 e = 0; e < kGroup; ++e) {
         const float a = D::to_float(lane_of(v, e0 + e)) - xmax;
-        z[e] = UNIT_T ? a : a / temperature;
+        if constexpr (QUOT == Quotient::kUnit) {
+          z[e] = a;
+        } else if constexpr (QUOT == Quotient::kRecip) {
+          // Below -2^102 the quotient is under -2^82 and its weight 0 either way; -inf and NaN
+          // (never summed: x >= lowest fails) become finite.
+          const float c = fmaxf(a, -0x1p102f);
+          const float q0 = c * inv_t;
+          const float q1 = fmaf(fmaf(-temperature, q0, c), inv_t, q0);
+          z[e] = fmaf(fmaf(-temperature, q1, c), inv_t, q1);
+        } else {
+          z[e] = a / temperature;
+        }
       }
 #pragma unroll
       for (u32 e = 0; e < kGroup; ++e) {
@@ -1368,14 +1396,17 @@ struct Row {
         return b;
       };
       if constexpr (kRecipDiv) {
-        // Chunks by gather_chunk; T = 1 (a branch per chunk, uniform) takes the differences
-        // themselves. Same weights and sums as `one`, bit for bit. Same-call A/Bs against the
+        // Chunks by gather_chunk, the quotient's form chosen once per row (a uniform branch per
+        // chunk). Same weights and sums as `one`, bit for bit. Same-call A/Bs against the
         // per-token form: docs/benchmarks.md, "The sampler's gather pass, four tokens at a time".
+        const bool recip = recip_chunk_exact();
         traverse<kPassU, false>(one, [&](u32 i0, const uint4& v, bool) {
           if (temperature == 1.0f)
-            gather_chunk<true>(i0, v, lowest, low);
+            gather_chunk<Quotient::kUnit>(i0, v, lowest, low);
+          else if (recip)
+            gather_chunk<Quotient::kRecip>(i0, v, lowest, low);
           else
-            gather_chunk<false>(i0, v, lowest, low);
+            gather_chunk<Quotient::kDivide>(i0, v, lowest, low);
         });
       } else {
         for_each_bits(one);
