@@ -1959,7 +1959,8 @@ struct Row {
   // values hold no -0, infinity or NaN (tested for the chunk at once) has every key nonzero and
   // equal to its bits with the sign bit flipped, or all bits flipped when negative, which one
   // mask per word gives both halves; the count is then 8, and only the histogram's atomic stays
-  // per token. Other chunks, and the row's edges, take count() per token as before. Same-call A/B:
+  // per token. Other chunks, and the row's edges, take count() per token as before
+  // (tools/probe/pair_keys_check.cpp checks the test and the keys for every word). Same-call A/B:
   // 0.91-0.97x of the per-token pass on these rows at both temperatures (docs/benchmarks.md, "The
   // sampler's pass 1, two 16-bit tokens at a time"). Truncation's pass 1 (top-p alone, and top-k
   // where it does not collect) keeps the per-token form: not measured with it.
