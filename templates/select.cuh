@@ -1951,8 +1951,6 @@ struct Row {
     return true;
   }
 
-  // C > 1: every path ends with a cluster barrier after its last access to a peer's shared memory
-  // (pulls are always followed by one), so a CTA may exit without another.
   // The sampler's pass 1 over 16-bit rows (C = 1), two tokens per 32-bit word: a chunk whose eight
   // values hold no -0, infinity or NaN (tested for the chunk at once) has every key nonzero and
   // equal to its bits with the sign bit flipped, or all bits flipped when negative, which one
@@ -2006,6 +2004,8 @@ struct Row {
     max_key = max(max_key, top);
   }
 
+  // C > 1: every path ends with a cluster barrier after its last access to a peer's shared memory
+  // (pulls are always followed by one), so a CTA may exit without another.
   // Pass 1 (candidate count and max; with C > 1 it also stages the slice), then top-k and top-p.
   // Sets max_is_inf and xmax (but for C > 1 top-k alone). Top-k first tries a histogram of few bins
   // near the top (the fused first digit with C = 1 and for C > 1 top-k alone, else the key window)
