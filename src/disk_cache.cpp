@@ -520,8 +520,6 @@ std::vector<CacheFileInfo> DiskCache::list() const {
   for (const FoundFile& f : scan_entries(root_)) {
     CacheFileInfo info;
     info.path = f.path;
-    info.spec = "?";
-    info.digest = "?";
     info.bytes = static_cast<std::uintmax_t>(f.st.st_size);
     info.last_used = static_cast<std::int64_t>(f.st.st_mtim.tv_sec);
     FileBytes file;

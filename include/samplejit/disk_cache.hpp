@@ -21,8 +21,8 @@ struct CacheEntry {
 
 struct CacheFileInfo {
   std::filesystem::path path;
-  std::string spec;             // canonical spec text from the metadata ("?" when unreadable)
-  std::string digest;           // key digest from the metadata ("?" when unreadable)
+  std::string spec = "?";       // canonical spec text from the metadata ("?" when unreadable)
+  std::string digest = "?";     // key digest from the metadata ("?" when unreadable)
   std::uintmax_t bytes = 0;
   std::int64_t last_used = 0;   // seconds since epoch (mtime, bumped on every hit)
   bool valid = false;           // header, metadata and checksum all check out
