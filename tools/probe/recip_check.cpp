@@ -13,26 +13,19 @@
 //   2. every a in [-2^102, -2^-94] for 16 temperatures (both bounds among them);
 //   3. 4e8 random (a, T) pairs over those ranges,
 // and prints the mismatches. Below -2^102 both quotients are under -2^82, whose exp is 0.
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <vector>
 
 namespace {
 
-float from_bits(std::uint32_t b) {
-  float x;
-  std::memcpy(&x, &b, 4);
-  return x;
-}
-std::uint32_t bits(float x) {
-  std::uint32_t b;
-  std::memcpy(&b, &x, 4);
-  return b;
-}
+float from_bits(std::uint32_t b) { return std::bit_cast<float>(b); }
+std::uint32_t bits(float x) { return std::bit_cast<std::uint32_t>(x); }
 
 // The template's kRecip quotient.
 float recip_quotient(float a, float t, float r) {
